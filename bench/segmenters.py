@@ -60,7 +60,12 @@ def make_segmenters() -> dict[str, Callable[[str], list[tuple[int, int]]]]:
 
         return [(s.start, s.end) for s in split_sentences(t)]
 
-    segs = {"pysbd": f_pysbd, "blingfire": f_blingfire, "sentencex": f_sentencex, "syntok": f_syntok}
+    segs = {
+        "pysbd": f_pysbd,
+        "blingfire": f_blingfire,
+        "sentencex": f_sentencex,
+        "syntok": f_syntok,
+    }
     try:
         import corpus.segmenter  # noqa: F401
 

@@ -64,12 +64,19 @@ def build_index(
         for p in item.segmentation.paragraphs:
             q_row = first_passage + p.question if p.question is not None else None
             passages.append(IndexedPassage(row, p.index, p.start, p.end, p.role, q_row))
-            question = a.text[passages[q_row].start : passages[q_row].end] if q_row is not None else None
+            question = (
+                a.text[passages[q_row].start : passages[q_row].end] if q_row is not None else None
+            )
             passage_texts.append(passage_text(a.title, question, a.text[p.start : p.end]))
         for s in item.segmentation.sentences:
             sentences.append(
                 IndexedSentence(
-                    row, first_passage + s.paragraph, s.start, s.end, s.role, a.text[s.start : s.end]
+                    row,
+                    first_passage + s.paragraph,
+                    s.start,
+                    s.end,
+                    s.role,
+                    a.text[s.start : s.end],
                 )
             )
     if not sentences:
@@ -86,7 +93,11 @@ def build_index(
         "model_id": encoder.model_id,
         "dim": encoder.dim,
         "corpus_digest": corpus_digest,
-        "counts": {"articles": len(articles), "passages": len(passages), "sentences": len(sentences)},
+        "counts": {
+            "articles": len(articles),
+            "passages": len(passages),
+            "sentences": len(sentences),
+        },
         "build_seconds": round(seconds, 3),
     }
     index = SearchIndex(

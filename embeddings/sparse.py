@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import bm25s
 import numpy as np
 import Stemmer
+
+# bm25s sets its own logger to DEBUG on import; its per-build messages are noise to us.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _STEMMER = Stemmer.Stemmer("english")
 
@@ -17,7 +21,7 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     out = bm25s.tokenize(
         list(texts), stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False
     )
-    return [list(tokens) for tokens in out]  # type: ignore[union-attr]
+    return [list(tokens) for tokens in out]
 
 
 class SparseIndex:

@@ -111,7 +111,9 @@ class Retriever:
             mask[i] = True
         return mask
 
-    def retrieve(self, question: str, vector: np.ndarray, filters: Filters | None = None) -> Retrieval:
+    def retrieve(
+        self, question: str, vector: np.ndarray, filters: Filters | None = None
+    ) -> Retrieval:
         """Candidates for ``question`` (whose embedding is ``vector``), best first."""
         idx = self.index
         terms = tokenize([question])[0]
@@ -157,7 +159,7 @@ class Retriever:
         )
         order = np.argsort(-fused, kind="stable")
         query_set = set(terms)
-        candidates = []
+        candidates: list[Candidate] = []
         for j in order:
             i = int(ids[j])
             candidates.append(
@@ -188,7 +190,9 @@ class Retriever:
         return len(query_terms & found) / len(query_terms)
 
     def _passage_text(self, passage: int) -> str:
-        return " ".join(self.index.sentences[i].text for i in self._passage_sentences.get(passage, ()))
+        return " ".join(
+            self.index.sentences[i].text for i in self._passage_sentences.get(passage, ())
+        )
 
 
 def _top(scores: np.ndarray, k: int) -> list[int]:

@@ -1,0 +1,223 @@
+"""The HTTP API: FastAPI over one Engine."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.conversation import ConversationNotFoundError
+from service.engine import AskResult, Engine
+from service.retrieve import Filters
+from service.schemas import (
+    ArticleOut,
+    ArticlePage,
+    ArticleSummary,
+    AskRequest,
+    AskResponse,
+    CitationOut,
+    ErrorResponse,
+    QuoteOut,
+)
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse} for code in (400, 404, 422, 503)
+}
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error": {"code", "message", "details"}}``."""
+
+    def __init__(self, status: int, code: str, message: str, details: list[str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details or []
+
+
+def _error(status: int, code: str, message: str, details: list[str] | None = None) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details or []}}
+    return JSONResponse(body, status_code=status)
+
+
+def _describe(err: dict[str, Any]) -> str:
+    where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+    return f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg", "invalid"))
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app. Without ``engine``, one is made and made ready in the background."""
+    settings = settings or Settings()
+    own_engine = engine is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        eng = Engine(settings) if engine is None else engine
+        app.state.engine = eng
+        if own_engine:
+            # Load or build the index in the background: /healthz answers at once and
+            # /readyz turns 200 once the index is live.
+            threading.Thread(
+                target=eng.bootstrap, args=(settings.corpus_dir,), daemon=True, name="bootstrap"
+            ).start()
+        yield
+        if own_engine:
+            eng.close()
+
+    app = FastAPI(
+        title="Briefing",
+        version="0.1.0",
+        summary="Cited answers from a news archive: every answer is verbatim quotes.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return _error(400, "invalid_json", "the request body is not valid JSON")
+        details = [_describe(e) for e in errors]
+        return _error(422, "invalid_request", "; ".join(details), details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = "not_found" if exc.status_code == 404 else "http_error"
+        return _error(exc.status_code, code, str(exc.detail))
+
+    def ready_engine(request: Request) -> Engine:
+        eng: Engine = request.app.state.engine
+        if eng.live is None:
+            if eng.state == "failed":
+                raise ApiError(503, "not_ready", f"the index failed to load: {eng.error}")
+            raise ApiError(503, "not_ready", "the index is still loading; retry shortly")
+        return eng
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"], responses=ERRORS)
+    def readyz(request: Request) -> Any:
+        """Readiness: 200 once an index is loaded, 503 before."""
+        eng: Engine = request.app.state.engine
+        live = eng.live
+        if live is None:
+            message = eng.error or "the index is still loading"
+            return _error(503, "not_ready", message)
+        return {"status": "ready", "index_version": live.index.version}
+
+    @app.post("/ask", tags=["answers"], responses=ERRORS)
+    def ask(body: AskRequest, request: Request) -> AskResponse:
+        """Answer a question with verbatim, cited quotes (or abstain)."""
+        eng = ready_engine(request)
+        if body.conversation_id is None:
+            conversation_id = eng.conversations.start().id
+        else:
+            conversation_id = body.conversation_id
+            try:
+                eng.conversations.get(conversation_id)
+            except ConversationNotFoundError:
+                raise ApiError(
+                    404,
+                    "conversation_not_found",
+                    f"conversation {conversation_id!r} does not exist or has expired; "
+                    "omit conversation_id to start a new one",
+                ) from None
+        f = body.filters
+        filters = (
+            Filters(
+                source=f.source,
+                published_after=f.published_after.isoformat() if f.published_after else None,
+                published_before=f.published_before.isoformat() if f.published_before else None,
+                article_ids=tuple(f.article_ids) if f.article_ids is not None else None,
+            )
+            if f
+            else None
+        )
+        if (
+            filters
+            and filters.published_after
+            and filters.published_before
+            and filters.published_after > filters.published_before
+        ):
+            raise ApiError(
+                422, "invalid_request", "filters: published_after is later than published_before"
+            )
+        result = eng.ask(body.question, top_k=body.top_k, filters=filters)
+        response = to_response(result, body.question, conversation_id)
+        # A conversation that expired while answering loses the turn; the answer stands.
+        with contextlib.suppress(ConversationNotFoundError):
+            eng.conversations.add_turn(conversation_id, response.model_dump())
+        return response
+
+    @app.get("/articles", tags=["articles"], responses=ERRORS)
+    def list_articles(
+        request: Request,
+        offset: int = Query(0, ge=0),
+        limit: int = Query(20, ge=1, le=100),
+    ) -> ArticlePage:
+        """Stored articles, newest first, without their text."""
+        eng: Engine = request.app.state.engine
+        items = eng.store.list(offset=offset, limit=limit)
+        return ArticlePage(
+            total=eng.store.count(),
+            offset=offset,
+            limit=limit,
+            articles=[ArticleSummary(**_meta(a)) for a in items],
+        )
+
+    @app.get("/articles/{article_id}", tags=["articles"], responses=ERRORS)
+    def get_article(article_id: str, request: Request) -> ArticleOut:
+        """One stored article with its full text (quote offsets point into it)."""
+        eng: Engine = request.app.state.engine
+        article = eng.store.get(article_id)
+        if article is None:
+            raise ApiError(404, "article_not_found", f"no article with id {article_id!r}")
+        return ArticleOut(**_meta(article), text=article.text)
+
+    return app
+
+
+def to_response(result: AskResult, question: str, conversation_id: str) -> AskResponse:
+    """The ``/ask`` response for an engine result."""
+    a = result.answer
+    return AskResponse(
+        conversation_id=conversation_id,
+        question=question,
+        resolved_question=question,
+        answered=a.answered,
+        confidence=a.confidence,
+        answer=a.answer,
+        quotes=[QuoteOut(**asdict(q)) for q in a.quotes],
+        citations=[
+            CitationOut(
+                n=c.n,
+                article_id=c.article.id,
+                title=c.article.title,
+                source=c.article.source,
+                url=c.article.url,
+                published=c.article.published,
+            )
+            for c in a.citations
+        ],
+        index_version=result.index_version,
+    )
+
+
+def _meta(article: Any) -> dict[str, Any]:
+    return {k: getattr(article, k) for k in ("id", "title", "source", "url", "published", "author")}

@@ -1,0 +1,276 @@
+"""The ``briefing`` command: ingest, rebuild, ask, serve."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from corpus.errors import CorpusError
+from corpus.readers import SUPPORTED_SUFFIXES, iter_files
+from embeddings.errors import EmbeddingsError
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EXIT_BAD_INPUT = 2
+EXIT_PARTIAL = 1
+_QUIET_LOGGERS = ("faiss.loader", "sentence_transformers", "bm25s", "httpx", "transformers")
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+    def __init__(self, message: str, code: int = EXIT_BAD_INPUT) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, help="data directory (env BRIEFING_DATA_DIR)")
+    common.add_argument("--model-path", type=Path, help="sentence-transformers model folder")
+    common.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="log level (env BRIEFING_LOG_LEVEL; default info)",
+    )
+    parser = argparse.ArgumentParser(
+        prog="briefing",
+        description="Cited answers from a news archive: every answer is verbatim quotes.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "ingest",
+        parents=[common],
+        help="add or update articles from files or folders, then update the index",
+        description="Read articles (.txt, .md, .html, .json, .jsonl; folders recursively), "
+        "store them and update the index. Unchanged articles are skipped; changed ones "
+        "replace their old version. A NAME.meta.json beside a file gives its metadata.",
+    )
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("--no-index", action="store_true", help="store only; rebuild later")
+
+    p = sub.add_parser(
+        "rebuild",
+        parents=[common],
+        help="build a new index version from all stored articles",
+        description="Build a fresh index version beside the live one and make it live "
+        "atomically. Cached vectors are reused, so unchanged text is not embedded again.",
+    )
+
+    p = sub.add_parser(
+        "ask",
+        parents=[common],
+        help="ask a question and print the quotes with citations",
+        description="Answer a question from the index with verbatim, cited quotes.",
+    )
+    p.add_argument("question")
+    p.add_argument("--top-k", type=int, default=3, help="quotes wanted, 1-10 (default 3)")
+    p.add_argument("--source", help="only quote articles from this source")
+    p.add_argument("--after", help="only articles published on or after YYYY-MM-DD")
+    p.add_argument("--before", help="only articles published on or before YYYY-MM-DD")
+    p.add_argument("--json", action="store_true", help="print the raw /ask response JSON")
+
+    p = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="serve the HTTP API (builds the index from the default corpus on first start)",
+        description="Serve the API. On first start with an empty data directory, the "
+        "articles in the corpus directory (default: the bundled corpus) are ingested and "
+        "indexed before /readyz turns ready.",
+    )
+    p.add_argument("--host", help="interface to bind (env BRIEFING_HOST; default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (env BRIEFING_PORT; default 8000)")
+    p.add_argument("--corpus-dir", type=Path, help="articles to serve on first start")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in ("data_dir", "model_path", "log_level", "host", "port", "corpus_dir"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return Settings(**overrides)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``briefing`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+    except ValueError as exc:
+        print(f"briefing: invalid settings: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    _setup_logging(settings.log_level)
+    handlers = {"ingest": _ingest, "rebuild": _rebuild, "ask": _ask, "serve": _serve}
+    try:
+        return handlers[args.command](args, settings)
+    except CliError as exc:
+        print(f"briefing: {exc}", file=sys.stderr)
+        return exc.code
+    except (CorpusError, EmbeddingsError) as exc:
+        print(f"briefing: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+
+
+def _engine(settings: Settings) -> Any:
+    from service.engine import Engine  # heavy imports only for commands that need them
+
+    return Engine(settings)
+
+
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    missing = [str(p) for p in args.paths if not p.exists()]
+    if missing:
+        raise CliError(f"no such file or directory: {', '.join(missing)}")
+    files = list(iter_files(args.paths))
+    if not files:
+        raise CliError(
+            "no article files found; supported types: " + ", ".join(sorted(SUPPORTED_SUFFIXES))
+        )
+    engine = _engine(settings)
+    try:
+        with tqdm(total=len(files), unit="file", disable=len(files) < 20, file=sys.stderr) as bar:
+            report = engine.ingest(files, on_file=lambda _: bar.update())
+        for label in ("added", "replaced", "unchanged"):
+            for article_id in getattr(report, label):
+                print(f"{label:9s} {article_id}")
+        for message in report.failed:
+            print(f"failed    {message}", file=sys.stderr)
+        print(
+            f"{len(report.added)} added, {len(report.replaced)} replaced, "
+            f"{len(report.unchanged)} unchanged, {len(report.failed)} failed"
+        )
+        if report.changed and not args.no_index:
+            stats = engine.rebuild(progress=sys.stderr.isatty())
+            print(
+                f"index updated: {stats.sentences} sentences from {stats.articles} articles "
+                f"({stats.embedded} texts embedded) in {stats.seconds:.1f}s"
+            )
+        elif report.changed:
+            print("index not updated (--no-index); run `briefing rebuild` to make them answerable")
+    finally:
+        engine.close()
+    if report.failed:
+        print(
+            "briefing: some files were not ingested (see above); fix them and run again",
+            file=sys.stderr,
+        )
+        return EXIT_PARTIAL
+    return 0
+
+
+def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    engine = _engine(settings)
+    try:
+        if engine.store.count() == 0:
+            raise CliError(
+                f"no articles in {settings.data_dir}; add some with `briefing ingest PATH`"
+            )
+        stats = engine.rebuild(progress=sys.stderr.isatty())
+        live = engine.live
+        assert live is not None
+        print(
+            f"index {live.index.version}: {stats.sentences} sentences, {stats.passages} passages "
+            f"from {stats.articles} articles ({stats.embedded} texts embedded) "
+            f"in {stats.seconds:.1f}s"
+        )
+    finally:
+        engine.close()
+    return 0
+
+
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    from corpus.dates import parse_date
+    from service.retrieve import Filters
+
+    if not 1 <= args.top_k <= 10:
+        raise CliError("--top-k must be between 1 and 10")
+    question = args.question.strip()
+    if not question or len(question) > 1000:
+        raise CliError("the question must be 1 to 1000 characters")
+    dates = {}
+    for flag in ("after", "before"):
+        value = getattr(args, flag)
+        if value is not None:
+            iso = parse_date(value)
+            if iso is None:
+                raise CliError(f"--{flag} {value!r} is not a date; use YYYY-MM-DD")
+            dates[flag] = iso
+    engine = _engine(settings)
+    try:
+        engine.bootstrap(settings.corpus_dir)
+        if engine.live is None:
+            raise CliError(f"no index could be loaded: {engine.error}")
+        filters = Filters(
+            source=args.source,
+            published_after=dates.get("after"),
+            published_before=dates.get("before"),
+        )
+        result = engine.ask(question, top_k=args.top_k, filters=filters)
+    finally:
+        engine.close()
+    a = result.answer
+    if args.json:
+        import secrets
+
+        from service.app import to_response
+
+        # Same shape as POST /ask; the CLI keeps no conversation, so the id is fresh.
+        response = to_response(result, question, secrets.token_urlsafe(16))
+        print(json.dumps(response.model_dump(), indent=2, ensure_ascii=False))
+        return 0
+    if not a.answered:
+        print(f"{a.answer} (confidence {a.confidence:.2f})")
+        return 0
+    cited = {c.n: c.article for c in a.citations}
+    for q in a.quotes:
+        print(textwrap.fill(f"“{q.text}” [{q.citation}]", width=100))
+        print()
+    for n, ref in cited.items():
+        meta = ", ".join(x for x in (ref.source, ref.published, ref.url) if x)
+        print(f"[{n}] {ref.title}" + (f" — {meta}" if meta else "") + f"  (id: {ref.id})")
+    print(f"\nconfidence {a.confidence:.2f} · index {result.index_version}")
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from service.app import create_app
+
+    if not settings.corpus_dir.exists():
+        raise CliError(f"corpus directory {settings.corpus_dir} does not exist")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

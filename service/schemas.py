@@ -1,0 +1,119 @@
+"""Request and response models of the HTTP API (pydantic lives only at this boundary)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class AskFilters(BaseModel):
+    """Optional restrictions on which articles may be quoted."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str | None = Field(None, min_length=1, max_length=200, description="Exact source name")
+    published_after: dt.date | None = Field(None, description="On or after this date (YYYY-MM-DD)")
+    published_before: dt.date | None = Field(
+        None, description="On or before this date (YYYY-MM-DD)"
+    )
+    article_ids: list[str] | None = Field(None, min_length=1, max_length=1000)
+
+
+class AskRequest(BaseModel):
+    """A question for the archive."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"question": "Who controls the al-Qaim border crossing?", "top_k": 3}]
+        },
+    )
+
+    question: str = Field(..., min_length=1, max_length=1000)
+    conversation_id: str | None = Field(None, min_length=1, max_length=100)
+    top_k: int = Field(3, ge=1, le=10, description="How many quotes to return")
+    filters: AskFilters | None = None
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("question must not be blank")
+        return value.strip()
+
+
+class QuoteOut(BaseModel):
+    """A verbatim slice ``article.text[start:end]`` of a stored article."""
+
+    text: str
+    article_id: str
+    start: int
+    end: int
+    score: float
+    citation: int
+
+
+class CitationOut(BaseModel):
+    """An article cited by number in ``answer`` and ``quotes``."""
+
+    n: int
+    article_id: str
+    title: str
+    source: str | None
+    url: str | None
+    published: str | None
+
+
+class AskResponse(BaseModel):
+    """The answer: verbatim quotes with citations, or an abstention."""
+
+    conversation_id: str
+    question: str
+    resolved_question: str
+    answered: bool
+    confidence: float
+    answer: str
+    quotes: list[QuoteOut]
+    citations: list[CitationOut]
+    index_version: str
+
+
+class ArticleSummary(BaseModel):
+    """Article metadata without its text."""
+
+    id: str
+    title: str
+    source: str | None
+    url: str | None
+    published: str | None
+    author: str | None
+
+
+class ArticleOut(ArticleSummary):
+    """A stored article; quote offsets point into ``text``."""
+
+    text: str
+
+
+class ArticlePage(BaseModel):
+    """One page of the article list."""
+
+    total: int
+    offset: int
+    limit: int
+    articles: list[ArticleSummary]
+
+
+class ErrorBody(BaseModel):
+    """What went wrong."""
+
+    code: str
+    message: str
+    details: list[str] = []
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx/5xx response has this shape."""
+
+    error: ErrorBody
