@@ -10,16 +10,19 @@ import bm25s
 import numpy as np
 import Stemmer
 
+from embeddings.stopwords import STOPWORDS_EN
+
 # bm25s sets its own logger to DEBUG on import; its per-build messages are noise to us.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _STEMMER = Stemmer.Stemmer("english")
+_STOPWORDS = sorted(STOPWORDS_EN)
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
     """Lower-cased, stop-word-free, stemmed tokens: the same analysis for documents and queries."""
     out = bm25s.tokenize(
-        list(texts), stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False
+        list(texts), stopwords=_STOPWORDS, stemmer=_STEMMER, return_ids=False, show_progress=False
     )
     return [list(tokens) for tokens in out]
 

@@ -16,6 +16,7 @@ import numpy as np
 from corpus.article import QUOTABLE_ROLES
 from embeddings.index import SearchIndex
 from embeddings.sparse import tokenize
+from service.cues import answer_type, holds
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,17 @@ class Filters:
 
 @dataclass(frozen=True)
 class Weights:
-    """Weights of the fused score (see module docstring)."""
+    """Weights of the fused score (see module docstring); fitted by bench/tune.py."""
 
-    sentence_dense: float = 0.35
-    sentence_bm25: float = 0.15
-    passage_dense: float = 0.35
-    passage_bm25: float = 0.15
+    sentence_dense: float = 0.3
+    sentence_bm25: float = 0.2
+    passage_dense: float = 0.2
+    passage_bm25: float = 0.2
+    # An interview answer's opening sentence is its direct answer: it earns this weight
+    # times the similarity of the question to the interviewer's question.
+    interview_lead: float = 0.2
+    # A sentence holding the kind of answer the question asks for (a number, a date).
+    answer_type: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,7 @@ class Candidate:
     passage_dense: float
     passage_bm25: float
     coverage: float
+    type_match: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +95,14 @@ class Retriever:
         self._passage_sentences: dict[int, list[int]] = {}
         for i, s in enumerate(index.sentences):
             self._passage_sentences.setdefault(s.passage, []).append(i)
+        # For the first sentence of an interview answer: the passage row of its question.
+        self._lead_question = np.full(len(index.sentences), -1, dtype=np.int64)
+        for i, s in enumerate(index.sentences):
+            p = index.passages[s.passage]
+            if s.role == "answer" and p.question is not None:
+                answer_start = p.question + 1
+                if s.passage == answer_start and self._passage_sentences[s.passage][0] == i:
+                    self._lead_question[i] = p.question
 
     def allowed_articles(self, filters: Filters) -> np.ndarray | None:
         """Boolean mask over articles, or None when no filter is set."""
@@ -157,6 +172,18 @@ class Retriever:
             + w.passage_dense * p_dense
             + w.passage_bm25 * p_bm25_norm[p_ids]
         )
+        lead_q = self._lead_question[ids]
+        has_lead = lead_q >= 0
+        if has_lead.any():
+            q_dense = idx.passage_level.vectors[lead_q[has_lead]] @ vector
+            fused[has_lead] += w.interview_lead * np.clip(q_dense, 0.0, None)
+        kind = answer_type(question)
+        type_match = np.zeros(len(ids), dtype=np.float32)
+        if kind is not None:
+            type_match = np.array(
+                [holds(kind, idx.sentences[i].text) for i in ids], dtype=np.float32
+            )
+            fused += w.answer_type * type_match
         order = np.argsort(-fused, kind="stable")
         query_set = set(terms)
         candidates: list[Candidate] = []
@@ -171,6 +198,7 @@ class Retriever:
                     passage_dense=float(p_dense[j]),
                     passage_bm25=float(p_bm25_norm[p_ids[j]]),
                     coverage=self._coverage(query_set, i) if len(candidates) < 10 else 0.0,
+                    type_match=float(type_match[j]),
                 )
             )
         return Retrieval(candidates, terms)
