@@ -70,7 +70,7 @@ class Live:
 class Engine:
     """Store, encoder and live index of one data directory."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, encoder: Encoder | None = None) -> None:
         self.settings = settings
         self.data = DataDir(settings.data_dir)
         self.store = ArticleStore(self.data.store_path)
@@ -81,7 +81,7 @@ class Engine:
         self.calibration = Calibration()
         self.state: State = "starting"
         self.error: str | None = None
-        self._encoder: Encoder | None = None
+        self._encoder = encoder
         self._encoder_lock = threading.Lock()
         self._live: Live | None = None
         # numpy's BLAS and FAISS's OpenMP would each start threads per query and fight

@@ -42,8 +42,8 @@ class Weights:
 
     sentence_dense: float = 0.3
     sentence_bm25: float = 0.2
-    passage_dense: float = 0.2
-    passage_bm25: float = 0.2
+    passage_dense: float = 0.5
+    passage_bm25: float = 0.3
     # An interview answer's opening sentence is its direct answer: it earns this weight
     # times the similarity of the question to the interviewer's question.
     interview_lead: float = 0.2

@@ -1,0 +1,147 @@
+"""Shared fixtures: the real bundled model, real indexes in temporary data directories,
+and real uvicorn servers on free loopback ports."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+import uvicorn
+
+from corpus.article import Article
+from corpus.defaults import DEFAULT_CORPUS_DIR
+from embeddings.encoder import Encoder
+from service.app import create_app
+from service.engine import Engine
+from service.settings import Settings
+
+EXTRA_ARTICLES = [
+    Article(
+        id="harbour-reopens",
+        title="Harbour reopens after storm repairs",
+        text=(
+            "The northern harbour reopened on Monday after three months of repairs to the "
+            "storm-damaged sea wall.\n\nThe repairs cost 4.2 million euros, the port "
+            "authority said. Fishing boats returned to the harbour within hours."
+        ),
+        source="Coastal Times",
+        url="https://example.org/harbour",
+        published="2021-03-01",
+    ),
+    Article(
+        id="library-digitises-maps",
+        title="City library digitises its map collection",
+        text=(
+            "The city library has scanned 12,000 historical maps and put them online.\n\n"
+            "The oldest map in the collection dates from 1602 and shows the river delta."
+        ),
+        source="Metro Daily",
+        published="2023-09-15",
+    ),
+]
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def encoder() -> Encoder:
+    """The bundled all-MiniLM-L6-v2, loaded once for the session."""
+    return Encoder.load()
+
+
+@pytest.fixture(scope="session")
+def seed_engine(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Iterator[Engine]:
+    """An engine serving only the default corpus (the seed article)."""
+    engine = Engine(Settings(data_dir=tmp_path_factory.mktemp("seed")), encoder=encoder)
+    engine.bootstrap(DEFAULT_CORPUS_DIR)
+    assert engine.state == "ready", engine.error
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
+def archive_engine(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Iterator[Engine]:
+    """An engine with the seed article plus two unrelated articles from other sources."""
+    engine = Engine(Settings(data_dir=tmp_path_factory.mktemp("archive")), encoder=encoder)
+    engine.ingest([DEFAULT_CORPUS_DIR])
+    engine.ingest_articles(EXTRA_ARTICLES)
+    engine.rebuild()
+    engine.state = "ready"
+    yield engine
+    engine.close()
+
+
+class LiveServer:
+    """A uvicorn server running an app in a background thread."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(engine.settings, engine=engine),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def serve() -> Iterator[Callable[[Engine], httpx.Client]]:
+    """Start a real server for an engine; returns an HTTP client bound to it."""
+    servers: list[LiveServer] = []
+    clients: list[httpx.Client] = []
+
+    def start(engine: Engine) -> httpx.Client:
+        server = LiveServer(engine)
+        server.start()
+        servers.append(server)
+        client = httpx.Client(base_url=server.base_url, timeout=30)
+        clients.append(client)
+        return client
+
+    yield start
+    for client in clients:
+        client.close()
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def seed_http(serve: Callable[[Engine], httpx.Client], seed_engine: Engine) -> httpx.Client:
+    """HTTP client of a real server over the seed corpus."""
+    return serve(seed_engine)
+
+
+@pytest.fixture(scope="session")
+def archive_http(serve: Callable[[Engine], httpx.Client], archive_engine: Engine) -> httpx.Client:
+    """HTTP client of a real server over the seed article plus two others."""
+    return serve(archive_engine)
+
+
+@pytest.fixture
+def seed_text() -> str:
+    """The raw seed article as shipped in the default corpus."""
+    return (DEFAULT_CORPUS_DIR / "2014-06-23-isis-deir-ez-zor.txt").read_text(encoding="utf-8")
