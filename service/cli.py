@@ -89,6 +89,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="interface to bind (env BRIEFING_HOST; default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (env BRIEFING_PORT; default 8000)")
     p.add_argument("--corpus-dir", type=Path, help="articles to serve on first start")
+
+    p = sub.add_parser(
+        "eval",
+        parents=[common],
+        help="measure answer quality on SQuAD-format data beside three baselines",
+        description="Ingest every paragraph of every article of the SQuAD file(s) (one "
+        "article per title) into a fresh data directory, build the index, ask every question "
+        "(or a seeded sample) through the same code path as POST /ask, and print Briefing's "
+        "metrics beside BM25-only, dense-only and reciprocal-rank-fusion sentence retrieval.",
+    )
+    p.add_argument("--squad", type=Path, action="append", required=True, metavar="FILE")
+    p.add_argument("--limit", type=int, help="ask a seeded sample of N questions")
+    p.add_argument("--seed", type=int, default=0, help="sample seed (default 0)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
 
@@ -120,7 +134,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"briefing: invalid settings: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     _setup_logging(settings.log_level)
-    handlers = {"ingest": _ingest, "rebuild": _rebuild, "ask": _ask, "serve": _serve}
+    handlers = {
+        "ingest": _ingest,
+        "rebuild": _rebuild,
+        "ask": _ask,
+        "serve": _serve,
+        "eval": _eval,
+    }
     try:
         return handlers[args.command](args, settings)
     except CliError as exc:
@@ -269,6 +289,35 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=settings.port,
         log_level=settings.log_level,
     )
+    return 0
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    import tempfile
+
+    from service.evaluation.runner import format_table, run_eval
+    from service.evaluation.squad import SquadError
+
+    missing = [str(p) for p in args.squad if not p.is_file()]
+    if missing:
+        raise CliError(f"no such file: {', '.join(missing)}")
+    if args.limit is not None and args.limit < 1:
+        raise CliError("--limit must be at least 1")
+    if args.data_dir is not None and args.data_dir.exists() and any(args.data_dir.iterdir()):
+        raise CliError(f"{args.data_dir} is not empty; eval needs a fresh data directory")
+    with tempfile.TemporaryDirectory(prefix="briefing-eval-") as tmp:
+        data_dir = args.data_dir or Path(tmp)
+        try:
+            report = run_eval(
+                args.squad,
+                data_dir,
+                limit=args.limit,
+                seed=args.seed,
+                progress=sys.stderr.isatty(),
+            )
+        except SquadError as exc:
+            raise CliError(str(exc)) from exc
+    print(json.dumps(report, indent=2) if args.json else format_table(report))
     return 0
 
 

@@ -1,0 +1,146 @@
+"""``briefing eval``: ingest SQuAD files into a data directory, ask every question through
+the same code path as ``POST /ask``, and score Briefing beside the baselines."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from embeddings.encoder import Encoder
+from service.engine import Engine
+from service.evaluation.baselines import BASELINES, BaselineRanker
+from service.evaluation.metrics import Outcome, QuoteSpan, summarize
+from service.evaluation.squad import SquadQuestion, load_squad, paragraph_spans
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+QUOTES_ASKED = 5  # enough for passage recall@5
+
+
+def run_eval(
+    files: list[Path],
+    data_dir: Path,
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    encoder: Encoder | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Evaluate Briefing and the baselines on SQuAD ``files``; return metrics per system."""
+    squad = load_squad(files)
+    questions = list(squad.questions)
+    if limit is not None and limit < len(questions):
+        questions = random.Random(seed).sample(questions, limit)
+    engine = Engine(Settings(data_dir=data_dir), encoder=encoder)
+    try:
+        started = time.perf_counter()
+        engine.ingest_articles(squad.articles)
+        ingest_s = time.perf_counter() - started
+        stats = engine.rebuild(progress=progress)
+        live = engine.live
+        assert live is not None
+        spans: dict[str, list[tuple[int, int] | None]] = {}
+        for article in squad.articles:
+            stored = engine.store.get(article.id)
+            assert stored is not None
+            spans[article.id] = paragraph_spans(stored.text, squad.paragraphs[article.id])
+        ranker = BaselineRanker(live.index)
+        outcomes: dict[str, list[Outcome]] = {name: [] for name in ("briefing", *BASELINES)}
+        for q in tqdm(questions, desc="questions", unit="q", disable=not progress):
+            gold_span = spans[q.article_id][q.paragraph]
+            began = time.perf_counter()
+            result = engine.ask(q.question, top_k=QUOTES_ASKED)
+            latency = (time.perf_counter() - began) * 1000
+            answer = result.answer
+            quotes = tuple(QuoteSpan(x.article_id, x.start, x.end, x.text) for x in answer.quotes)
+            outcomes["briefing"].append(
+                _outcome(q, gold_span, quotes, not answer.answered, latency)
+            )
+            vector = engine.encoder.encode([q.question])[0]
+            for name in BASELINES:
+                rows = ranker.rank(name, q.question, vector, QUOTES_ASKED)
+                quotes = tuple(_sentence_quote(live.index, row) for row in rows)
+                outcomes[name].append(_outcome(q, gold_span, quotes, False, None))
+    finally:
+        engine.close()
+    dropped = sum(span is None for article_spans in spans.values() for span in article_spans)
+    return {
+        "files": [str(f) for f in files],
+        "corpus": {
+            "articles": stats.articles,
+            "paragraphs": sum(len(v) for v in squad.paragraphs.values()),
+            "paragraphs_dropped_by_cleaning": dropped,
+            "sentences": stats.sentences,
+            "passages": stats.passages,
+        },
+        "index": {
+            "ingest_s": round(ingest_s, 2),
+            "index_build_s": round(stats.seconds, 2),
+            "texts_embedded": stats.embedded,
+            "sentences_per_s": round(stats.sentences / stats.seconds, 1) if stats.seconds else None,
+        },
+        "sample": {"questions": len(questions), "of": len(squad.questions), "seed": seed},
+        "systems": {name: summarize(items) for name, items in outcomes.items()},
+    }
+
+
+def _outcome(
+    q: SquadQuestion,
+    gold_span: tuple[int, int] | None,
+    quotes: tuple[QuoteSpan, ...],
+    abstained: bool,
+    latency: float | None,
+) -> Outcome:
+    return Outcome(q.golds, q.article_id, gold_span, quotes, abstained, latency)
+
+
+def _sentence_quote(index: Any, row: int) -> QuoteSpan:
+    s = index.sentences[row]
+    return QuoteSpan(index.articles[s.article].id, s.start, s.end, s.text)
+
+
+METRIC_ROWS = [
+    "answer_in_first_quote",
+    "answer_in_top3_quotes",
+    "passage_recall_at_1",
+    "passage_recall_at_5",
+    "mean_first_quote_chars",
+    "abstain_precision",
+    "abstain_recall",
+    "answerable_abstained",
+    "ask_latency_ms_p50",
+    "ask_latency_ms_p95",
+]
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """A plain-text table: metrics down, systems across, then index figures."""
+    systems = report["systems"]
+    names = list(systems)
+    lines = [f"{'metric':26s}" + "".join(f"{n:>12s}" for n in names)]
+    for metric in METRIC_ROWS:
+        if all(systems[n].get(metric) is None for n in names):
+            continue
+        cells = []
+        for n in names:
+            v = systems[n].get(metric)
+            cells.append(f"{'—' if v is None else v:>12}")
+        lines.append(f"{metric:26s}" + "".join(cells))
+    idx, corpus, sample = report["index"], report["corpus"], report["sample"]
+    lines.append("")
+    lines.append(
+        f"questions {sample['questions']} of {sample['of']} (seed {sample['seed']}); "
+        f"corpus {corpus['articles']} articles, {corpus['paragraphs']} paragraphs, "
+        f"{corpus['sentences']} sentences"
+    )
+    lines.append(
+        f"index_build_s {idx['index_build_s']}  sentences_per_s {idx['sentences_per_s']}  "
+        f"texts_embedded {idx['texts_embedded']}  ingest_s {idx['ingest_s']}"
+    )
+    return "\n".join(lines)
