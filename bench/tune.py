@@ -1,128 +1,177 @@
-"""Fit the fusion weights and the confidence calibration on SQuAD tune data.
+"""Fit the fusion weights, the reranker weight and the confidence calibration.
 
-Builds (or reuses) an index of a SQuAD file in a data directory, collects the retrieval
-signals of every candidate sentence for a seeded sample of questions, grid-searches the
-fusion weights for the answer-in-first-quote rate, then fits the logistic confidence:
-positives are the questions asked of the whole corpus, negatives the same questions with
-their gold article filtered out (so the archive does not hold the answer).
+Uses an index of squad-v1.1-dev-tune.json. Questions of the articles that are also in
+squad-v2.0-dev-tune.json are held out (the reranker never saw them); everything is fitted
+on the other articles and reported on both, so the held-out column is the honest one.
 
-    python bench/tune.py ../shared/eval/squad-v1.1-dev-tune.json --data-dir /tmp/squad1
+1. grid search of the fused-score weights (answer in first quote, reranker off);
+2. the weight of the reranker's logit added to the fused score (top candidates only);
+3. logistic confidence (see the comment at its fitting), reported on held-out articles.
+
+    python bench/tune.py --data-dir /tmp/squad1 --v2-data-dir /tmp/squad2 [--no-reranker]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import random
-import re
-import string
-from dataclasses import replace
+import sys
 from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from corpus.article import Article
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from embeddings.reranker import Reranker
 from service.engine import Engine
-from service.retrieve import Filters, Weights
+from service.evaluation.metrics import contains_answer
+from service.evaluation.squad import SquadQuestion, load_squad
+from service.retrieve import Candidate, Filters, RerankPolicy, Weights, rerank
 from service.settings import Settings
 
-FEATURES = ("sentence_dense", "sentence_bm25", "passage_dense", "passage_bm25", "type_match")
-CALIBRATION_FEATURES = ("sentence_dense", "passage_dense", "coverage")
-
-
-def normalize(s: str) -> str:
-    """SQuAD answer normalisation."""
-    s = "".join(ch for ch in s.lower() if ch not in set(string.punctuation))
-    s = re.sub(r"\b(a|an|the)\b", " ", s)
-    return " ".join(s.split())
-
-
-def squad_articles(path: Path) -> tuple[list[Article], list[tuple[str, list[str], str]]]:
-    """One article per SQuAD title (paragraphs in order) and (question, golds, article id)."""
-    data = json.loads(path.read_text())["data"]
-    articles, questions = [], []
-    for a in data:
-        text = "\n\n".join(p["context"].strip() for p in a["paragraphs"])
-        aid = re.sub(r"[^A-Za-z0-9._~-]+", "-", a["title"]).strip("-")
-        articles.append(Article(aid, a["title"].replace("_", " "), text, source="SQuAD"))
-        for p in a["paragraphs"]:
-            for qa in p["qas"]:
-                questions.append((qa["question"], [x["text"] for x in qa["answers"]], aid))
-    return articles, questions
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
+FUSED = ("sentence_dense", "sentence_bm25", "passage_dense", "passage_bm25", "type_match")
+WEIGHT_NAMES = ("sentence_dense", "sentence_bm25", "passage_dense", "passage_bm25", "answer_type")
+CALIBRATION = ("sentence_dense", "passage_dense", "coverage", "cross")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("squad", type=Path)
-    ap.add_argument("--data-dir", type=Path, required=True)
-    ap.add_argument("--limit", type=int, default=800)
+    ap.add_argument("--data-dir", type=Path, required=True, help="for squad-v1.1-dev-tune")
+    ap.add_argument("--v2-data-dir", type=Path, required=True, help="for squad-v2.0-dev-tune")
+    ap.add_argument("--reranker", type=Path, help="reranker folder (default: the shipped one)")
+    ap.add_argument("--no-reranker", action="store_true")
+    ap.add_argument("--limit", type=int, default=600, help="questions per split")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
-    engine = Engine(Settings(data_dir=args.data_dir))
-    articles, questions = squad_articles(args.squad)
-    if engine.ingest_articles(articles).changed or engine.snapshots.current_version() is None:
+    v1 = load_squad([SHARED / "squad-v1.1-dev-tune.json"])
+    held = {a.id for a in load_squad([SHARED / "squad-v2.0-dev-tune.json"]).articles}
+    engine = Engine(Settings(data_dir=args.data_dir, rerank=False))
+    if engine.ingest_articles(v1.articles).changed or engine.snapshots.current_version() is None:
         engine.rebuild(progress=True)
     else:
         engine.load_live()
     live = engine.live
     assert live is not None
-    ids = tuple(a.id for a in articles)
-    questions = [q for q in questions if any(g.strip() for g in q[1])]
-    random.Random(args.seed).shuffle(questions)
-    rows, calib_x, calib_y = [], [], []
-    for q, golds, aid in questions[: args.limit]:
-        vec = engine.encoder.encode([q])[0]
-        cands = live.retriever.retrieve(q, vec).candidates[:60]
-        gold = [normalize(g) for g in golds]
-        feats = np.array([[getattr(c, f) for f in FEATURES] for c in cands])
-        labels = np.array(
-            [
-                any(g in normalize(live.index.sentences[c.sentence].text) for g in gold)
-                for c in cands
-            ]
-        )
-        rows.append((feats, labels))
-        calib_x.append([getattr(cands[0], f) for f in CALIBRATION_FEATURES])
-        calib_y.append(1)
-        others = Filters(article_ids=tuple(i for i in ids if i != aid))
-        neg = live.retriever.retrieve(q, vec, others).candidates[0]
-        calib_x.append([getattr(neg, f) for f in CALIBRATION_FEATURES])
-        calib_y.append(0)
+    reranker = None if args.no_reranker else Reranker.load(args.reranker)
+    ids = tuple(a.id for a in v1.articles)
+    rng = random.Random(args.seed)
+    splits: dict[str, list[SquadQuestion]] = {}
+    for name, keep in (
+        ("fit", lambda q: q.article_id not in held),
+        ("held-out", lambda q: q.article_id in held),
+    ):
+        pool = [q for q in v1.questions if keep(q) and q.golds]
+        splits[name] = rng.sample(pool, min(args.limit, len(pool)))
 
-    def hit_rate(w: tuple[float, ...]) -> float:
-        wv = np.array(w)
-        return float(np.mean([bool(lab[np.argmax(f @ wv)]) for f, lab in rows if len(lab)]))
+    rows: dict[
+        str, list[tuple[np.ndarray, np.ndarray, np.ndarray, list[Candidate], SquadQuestion]]
+    ] = {}
+    for name, questions in splits.items():
+        rows[name] = []
+        for q in questions:
+            vec = engine.encoder.encode([q.question])[0]
+            cands = live.retriever.retrieve(q.question, vec).candidates[:60]
+            if reranker is not None:
+                cands = rerank(live.index, cands, q.question, reranker, RerankPolicy(weight=0.0))
+            feats = np.array([[getattr(c, f) for f in FUSED] for c in cands])
+            cross = np.array([c.cross for c in cands])
+            labels = np.array(
+                [contains_answer(live.index.sentences[c.sentence].text, q.golds) for c in cands]
+            )
+            rows[name].append((feats, cross, labels, cands, q))
+
+    def rate(name: str, w: np.ndarray, w_cross: float, depth: int = 12) -> float:
+        hits = []
+        for feats, cross, labels, _, _ in rows[name]:
+            fused = feats @ w
+            order = np.argsort(-fused, kind="stable")[:depth] if w_cross else np.argsort(-fused)[:1]
+            best = order[np.argmax(fused[order] + w_cross * cross[order])] if w_cross else order[0]
+            hits.append(bool(labels[best]))
+        return float(np.mean(hits))
 
     current = Weights()
-    now = tuple(getattr(current, f if f != "type_match" else "answer_type") for f in FEATURES)
-    print(f"current weights {now}: answer in first quote {hit_rate(now):.3f}")
-    grid = [0.0, 0.1, 0.2, 0.3, 0.4]
-    scored = [(hit_rate(w), w) for w in itertools.product(grid, repeat=5) if sum(w[:4]) > 0]
-    best_rate, best = max(scored)
-    print(f"best weights {best}: answer in first quote {best_rate:.3f}")
-    weights = replace(
-        current,
-        **dict(
-            zip(
-                ("sentence_dense", "sentence_bm25", "passage_dense", "passage_bm25", "answer_type"),
-                best,
-                strict=True,
-            )
-        ),
+    w_now = np.array([getattr(current, f) for f in WEIGHT_NAMES])
+    fit, held_out = rate("fit", w_now, 0), rate("held-out", w_now, 0)
+    print(f"fused weights now {tuple(w_now)}: fit {fit:.3f}, held-out {held_out:.3f}")
+    grid = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+    scored = [
+        (rate("fit", np.array(w), 0), w)
+        for w in itertools.product(grid, repeat=5)
+        if sum(w[:4]) > 0
+    ]
+    best_rate, best_w = max(scored)
+    held_out = rate("held-out", np.array(best_w), 0)
+    print(f"best fused weights on fit {best_w}: fit {best_rate:.3f}, held-out {held_out:.3f}")
+    chosen = 0.0
+    if reranker is not None:
+        # Candidates were collected with the current weights; the reranker re-orders their head.
+        results = []
+        for w_cross in (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 100.0):
+            results.append((rate("fit", w_now, w_cross), w_cross))
+            held_out = rate("held-out", w_now, w_cross)
+            print(f"  reranker weight {w_cross}: fit {results[-1][0]:.3f}, held-out {held_out:.3f}")
+        chosen = max(results)[1]
+        print(f"reranker weight chosen on fit: {chosen}")
+
+    # Calibration. Positives: answerable questions. Negatives: the same v1.1 questions with
+    # their gold article filtered out, and SQuAD v2.0's unanswerable questions. Fitted on
+    # the v2.0 articles of even rank (plus the v1.1 fit split), reported on the others.
+    v2 = load_squad([SHARED / "squad-v2.0-dev-tune.json"])
+    v2_engine = Engine(Settings(data_dir=args.v2_data_dir, rerank=False), encoder=engine.encoder)
+    if (
+        v2_engine.ingest_articles(v2.articles).changed
+        or v2_engine.snapshots.current_version() is None
+    ):
+        v2_engine.rebuild(progress=True)
+    else:
+        v2_engine.load_live()
+    v2_live = v2_engine.live
+    assert v2_live is not None
+    v2_ids = sorted(a.id for a in v2.articles)
+    v2_fit_ids = set(v2_ids[::2])
+
+    def top_features(eng: Engine, question: str, filters: Filters | None = None) -> list[float]:
+        lv = eng.live
+        assert lv is not None
+        vec = eng.encoder.encode([question])[0]
+        cands = lv.retriever.retrieve(question, vec, filters).candidates
+        if reranker is not None and cands:
+            cands = rerank(lv.index, cands, question, reranker, RerankPolicy(weight=chosen))
+        if not cands:
+            return [0.0] * len(CALIBRATION)
+        return [getattr(cands[0], f) for f in CALIBRATION]
+
+    data: dict[str, tuple[list[list[float]], list[int]]] = {"fit": ([], []), "held-out": ([], [])}
+    for _, _, _, _, q in rows["fit"][: args.limit // 2]:
+        others = Filters(article_ids=tuple(i for i in ids if i != q.article_id))
+        data["fit"][0].append(top_features(engine, q.question, others))
+        data["fit"][1].append(0)
+    v2_questions = rng.sample(v2.questions, min(len(v2.questions), 4 * args.limit))
+    for q in v2_questions:
+        split = "fit" if q.article_id in v2_fit_ids else "held-out"
+        data[split][0].append(top_features(v2_engine, q.question))
+        data[split][1].append(int(bool(q.golds)))
+    model = LogisticRegression(C=10, max_iter=1000).fit(
+        np.array(data["fit"][0]), np.array(data["fit"][1])
     )
-    print("as Weights:", weights)
-    model = LogisticRegression(C=10).fit(np.array(calib_x), np.array(calib_y))
-    coef = dict(zip(CALIBRATION_FEATURES, model.coef_[0].round(2), strict=True))
+    coef = {f: round(float(c), 2) for f, c in zip(CALIBRATION, model.coef_[0], strict=True)}
     print(f"calibration: bias {model.intercept_[0]:.2f}, {coef}")
-    p = model.predict_proba(np.array(calib_x))[:, 1]
-    y = np.array(calib_y)
-    for t in (0.3, 0.4, 0.5, 0.6):
-        print(
-            f"  threshold {t}: answerable abstained {np.mean(p[y == 1] < t):.3f}, "
-            f"gold-article-removed abstained {np.mean(p[y == 0] < t):.3f}"
-        )
+    for name, (xs, ys) in data.items():
+        p = model.predict_proba(np.array(xs))[:, 1]
+        y = np.array(ys)
+        for t in (0.2, 0.3, 0.4, 0.5):
+            abstained = p < t
+            wrong = float(np.mean(abstained[y == 1]))
+            precision = float(np.mean(y[abstained] == 0)) if abstained.any() else float("nan")
+            recall = float(np.mean(abstained[y == 0]))
+            print(
+                f"  {name} threshold {t}: abstain precision {precision:.3f}, "
+                f"recall {recall:.3f}, answerable abstained {wrong:.3f}"
+            )
+    v2_engine.close()
 
 
 if __name__ == "__main__":

@@ -103,6 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="ask a seeded sample of N questions")
     p.add_argument("--seed", type=int, default=0, help="sample seed (default 0)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--ablation", action="store_true", help="also run Briefing with each part switched off"
+    )
     return parser
 
 
@@ -314,6 +317,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
                 limit=args.limit,
                 seed=args.seed,
                 progress=sys.stderr.isatty(),
+                ablation=args.ablation,
             )
         except SquadError as exc:
             raise CliError(str(exc)) from exc

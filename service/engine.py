@@ -24,11 +24,12 @@ from embeddings.cache import VectorCache
 from embeddings.encoder import Encoder
 from embeddings.errors import IndexIntegrityError
 from embeddings.index import SearchIndex
+from embeddings.reranker import Reranker
 from embeddings.snapshots import Snapshots, new_version_id
-from service.answer import Answer, Calibration, compose
+from service.answer import PLAIN, RERANKED, Answer, compose
 from service.conversation import ConversationStore
 from service.datadir import DataDir
-from service.retrieve import Filters, Retriever
+from service.retrieve import Filters, RerankPolicy, Retriever, Weights, rerank
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,12 @@ class Live:
 class Engine:
     """Store, encoder and live index of one data directory."""
 
-    def __init__(self, settings: Settings, encoder: Encoder | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        encoder: Encoder | None = None,
+        reranker: Reranker | None = None,
+    ) -> None:
         self.settings = settings
         self.data = DataDir(settings.data_dir)
         self.store = ArticleStore(self.data.store_path)
@@ -78,11 +84,14 @@ class Engine:
         self.conversations = ConversationStore(
             settings.max_conversations, settings.conversation_ttl_s, settings.max_turns
         )
-        self.calibration = Calibration()
         self.state: State = "starting"
         self.error: str | None = None
         self._encoder = encoder
-        self._encoder_lock = threading.Lock()
+        self._reranker = reranker
+        self.rerank_policy = RerankPolicy(depth=settings.rerank_depth)
+        self.use_reranker = settings.rerank
+        self.weights = Weights()
+        self._models_lock = threading.Lock()
         self._live: Live | None = None
         # numpy's BLAS and FAISS's OpenMP would each start threads per query and fight
         # torch for the cores; one query is small enough for one thread.
@@ -92,10 +101,20 @@ class Engine:
     @property
     def encoder(self) -> Encoder:
         """The sentence encoder, loaded on first use."""
-        with self._encoder_lock:
+        with self._models_lock:
             if self._encoder is None:
                 self._encoder = Encoder.load(self.settings.model_path)
             return self._encoder
+
+    @property
+    def reranker(self) -> Reranker | None:
+        """The answer reranker, loaded on first use; None when reranking is off."""
+        if not self.use_reranker:
+            return None
+        with self._models_lock:
+            if self._reranker is None:
+                self._reranker = Reranker.load(self.settings.reranker_path)
+            return self._reranker
 
     @property
     def live(self) -> Live | None:
@@ -186,13 +205,23 @@ class Engine:
         self._swap(index)
         return index
 
+    def configure(self, *, weights: Weights | None = None, rerank: bool | None = None) -> None:
+        """Change the fusion weights or switch the reranker (used by ablations)."""
+        if weights is not None:
+            self.weights = weights
+            if self._live is not None:
+                self._swap(self._live.index)
+        if rerank is not None:
+            self.use_reranker = rerank
+
     def _swap(self, index: SearchIndex) -> None:
-        self._live = Live(index, Retriever(index))
+        self._live = Live(index, Retriever(index, self.weights))
 
     def bootstrap(self, corpus_dir: Path | None) -> None:
         """Get ready to serve: ingest the default corpus into an empty store, load or build."""
         try:
             started = time.perf_counter()
+            _ = self.reranker  # load models before going live, not on the first question
             if self.store.count() == 0 and corpus_dir is not None:
                 self.ingest([corpus_dir])
             if self.snapshots.current_version() is not None:
@@ -215,12 +244,15 @@ class Engine:
             raise RuntimeError("no index is loaded")
         vector = self.encoder.encode([question])[0]
         retrieval = live.retriever.retrieve(question, vector, filters)
+        candidates = retrieval.candidates
+        reranker = self.reranker
+        if reranker is not None and candidates:
+            candidates = rerank(live.index, candidates, question, reranker, self.rerank_policy)
         fetch: dict[str, Article | None] = {}
-        for cand in retrieval.candidates[: top_k * 4]:
+        for cand in candidates[: top_k * 4]:
             ref = live.index.articles[live.index.sentences[cand.sentence].article]
             if ref.id not in fetch:
                 fetch[ref.id] = self.store.get_if_current(ref.id, ref.content_hash)
-        answer = compose(
-            live.index, retrieval.candidates, fetch, top_k=top_k, calibration=self.calibration
-        )
+        calibration = RERANKED if reranker is not None else PLAIN
+        answer = compose(live.index, candidates, fetch, top_k=top_k, calibration=calibration)
         return AskResult(answer, live.index.version)

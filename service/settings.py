@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     model_path: Path | None = None
+    rerank: bool = False
+    rerank_depth: int = 12
+    reranker_path: Path | None = None
     log_level: str = "info"
     max_conversations: int = 10_000
     conversation_ttl_s: float = 3600.0

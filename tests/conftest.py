@@ -15,6 +15,7 @@ import uvicorn
 from corpus.article import Article
 from corpus.defaults import DEFAULT_CORPUS_DIR
 from embeddings.encoder import Encoder
+from embeddings.reranker import Reranker
 from service.app import create_app
 from service.engine import Engine
 from service.settings import Settings
@@ -59,9 +60,19 @@ def encoder() -> Encoder:
 
 
 @pytest.fixture(scope="session")
-def seed_engine(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Iterator[Engine]:
+def reranker() -> Reranker:
+    """The shipped answer reranker, loaded once for the session."""
+    return Reranker.load()
+
+
+@pytest.fixture(scope="session")
+def seed_engine(
+    tmp_path_factory: pytest.TempPathFactory, encoder: Encoder, reranker: Reranker
+) -> Iterator[Engine]:
     """An engine serving only the default corpus (the seed article)."""
-    engine = Engine(Settings(data_dir=tmp_path_factory.mktemp("seed")), encoder=encoder)
+    engine = Engine(
+        Settings(data_dir=tmp_path_factory.mktemp("seed")), encoder=encoder, reranker=reranker
+    )
     engine.bootstrap(DEFAULT_CORPUS_DIR)
     assert engine.state == "ready", engine.error
     yield engine
@@ -69,9 +80,13 @@ def seed_engine(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> I
 
 
 @pytest.fixture(scope="session")
-def archive_engine(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Iterator[Engine]:
+def archive_engine(
+    tmp_path_factory: pytest.TempPathFactory, encoder: Encoder, reranker: Reranker
+) -> Iterator[Engine]:
     """An engine with the seed article plus two unrelated articles from other sources."""
-    engine = Engine(Settings(data_dir=tmp_path_factory.mktemp("archive")), encoder=encoder)
+    engine = Engine(
+        Settings(data_dir=tmp_path_factory.mktemp("archive")), encoder=encoder, reranker=reranker
+    )
     engine.ingest([DEFAULT_CORPUS_DIR])
     engine.ingest_articles(EXTRA_ARTICLES)
     engine.rebuild()

@@ -6,21 +6,39 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from embeddings.encoder import Encoder
+from embeddings.reranker import Reranker
 from service.engine import Engine
 from service.evaluation.baselines import BASELINES, BaselineRanker
 from service.evaluation.metrics import Outcome, QuoteSpan, summarize
+from service.evaluation.offtopic import OFF_TOPIC_QUESTIONS
 from service.evaluation.squad import SquadQuestion, load_squad, paragraph_spans
+from service.retrieve import Weights
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
 QUOTES_ASKED = 5  # enough for passage recall@5
+
+# Each ablation changes one part of Briefing's default set-up (given its current weights).
+ABLATIONS: dict[str, Callable[[Weights], dict[str, Any]]] = {
+    "with reranker": lambda w: {"rerank": True},
+    "without passage context": lambda w: {
+        "weights": replace(w, passage_dense=0.0, passage_bm25=0.0)
+    },
+    "without answer-type cue": lambda w: {"weights": replace(w, answer_type=0.0)},
+    "sentence fusion only": lambda w: {
+        "rerank": False,
+        "weights": replace(w, passage_dense=0.0, passage_bm25=0.0, answer_type=0.0),
+    },
+}
 
 
 def run_eval(
@@ -30,14 +48,19 @@ def run_eval(
     limit: int | None = None,
     seed: int = 0,
     encoder: Encoder | None = None,
+    reranker: Reranker | None = None,
     progress: bool = False,
+    ablation: bool = False,
 ) -> dict[str, Any]:
-    """Evaluate Briefing and the baselines on SQuAD ``files``; return metrics per system."""
+    """Evaluate Briefing and the baselines on SQuAD ``files``; return metrics per system.
+
+    With ``ablation``, Briefing is also run with each of its parts switched off in turn.
+    """
     squad = load_squad(files)
     questions = list(squad.questions)
     if limit is not None and limit < len(questions):
         questions = random.Random(seed).sample(questions, limit)
-    engine = Engine(Settings(data_dir=data_dir), encoder=encoder)
+    engine = Engine(Settings(data_dir=data_dir), encoder=encoder, reranker=reranker)
     try:
         started = time.perf_counter()
         engine.ingest_articles(squad.articles)
@@ -67,9 +90,29 @@ def run_eval(
                 rows = ranker.rank(name, q.question, vector, QUOTES_ASKED)
                 quotes = tuple(_sentence_quote(live.index, row) for row in rows)
                 outcomes[name].append(_outcome(q, gold_span, quotes, False, None))
+        off_topic = [
+            not engine.ask(question, top_k=1).answer.answered for question in OFF_TOPIC_QUESTIONS
+        ]
+        ablations: dict[str, dict[str, Any]] = {}
+        if ablation:
+            for variant, change in ABLATIONS.items():
+                full = (engine.weights, engine.use_reranker)
+                engine.configure(**change(engine.weights))
+                items = []
+                for q in tqdm(questions, desc=variant, unit="q", disable=not progress):
+                    answer = engine.ask(q.question, top_k=QUOTES_ASKED).answer
+                    quotes = tuple(
+                        QuoteSpan(x.article_id, x.start, x.end, x.text) for x in answer.quotes
+                    )
+                    span = spans[q.article_id][q.paragraph]
+                    items.append(_outcome(q, span, quotes, not answer.answered, None))
+                engine.configure(weights=full[0], rerank=full[1])
+                ablations[variant] = summarize(items)
     finally:
         engine.close()
     dropped = sum(span is None for article_spans in spans.values() for span in article_spans)
+    systems = {name: summarize(items) for name, items in outcomes.items()}
+    systems["briefing"]["off_topic_abstained"] = round(sum(off_topic) / len(off_topic), 4)
     return {
         "files": [str(f) for f in files],
         "corpus": {
@@ -86,7 +129,8 @@ def run_eval(
             "sentences_per_s": round(stats.sentences / stats.seconds, 1) if stats.seconds else None,
         },
         "sample": {"questions": len(questions), "of": len(squad.questions), "seed": seed},
-        "systems": {name: summarize(items) for name, items in outcomes.items()},
+        "systems": systems,
+        **({"ablation": ablations} if ablation else {}),
     }
 
 
@@ -114,6 +158,7 @@ METRIC_ROWS = [
     "abstain_precision",
     "abstain_recall",
     "answerable_abstained",
+    "off_topic_abstained",
     "ask_latency_ms_p50",
     "ask_latency_ms_p95",
 ]
@@ -143,4 +188,9 @@ def format_table(report: dict[str, Any]) -> str:
         f"index_build_s {idx['index_build_s']}  sentences_per_s {idx['sentences_per_s']}  "
         f"texts_embedded {idx['texts_embedded']}  ingest_s {idx['ingest_s']}"
     )
+    for name, metrics in report.get("ablation", {}).items():
+        lines.append(
+            f"ablation {name:26s} first {metrics['answer_in_first_quote']}  "
+            f"top3 {metrics['answer_in_top3_quotes']}  p@1 {metrics['passage_recall_at_1']}"
+        )
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from embeddings.encoder import Encoder
+from embeddings.reranker import Reranker
 from service.evaluation.metrics import (
     Outcome,
     QuoteSpan,
@@ -157,10 +158,10 @@ def test_load_squad(tmp_path: Path) -> None:
     assert squad.questions[2].paragraph == 1
 
 
-def test_eval_end_to_end(tmp_path: Path, encoder: Encoder) -> None:
+def test_eval_end_to_end(tmp_path: Path, encoder: Encoder, reranker: Reranker) -> None:
     path = tmp_path / "mini.json"
     path.write_text(json.dumps(SQUAD), encoding="utf-8")
-    report = run_eval([path], tmp_path / "data", encoder=encoder)
+    report = run_eval([path], tmp_path / "data", encoder=encoder, reranker=reranker, ablation=True)
     assert report["corpus"]["articles"] == 2 and report["corpus"]["paragraphs"] == 3
     assert report["corpus"]["paragraphs_dropped_by_cleaning"] == 0
     assert set(report["systems"]) == {"briefing", "bm25", "dense", "rrf"}
@@ -172,6 +173,13 @@ def test_eval_end_to_end(tmp_path: Path, encoder: Encoder) -> None:
     assert ours["ask_latency_ms_p50"] > 0
     assert "abstain_recall" in report["systems"]["bm25"]  # baselines never abstain
     assert report["systems"]["bm25"]["abstain_recall"] == 0.0
+    assert set(report["ablation"]) == {
+        "with reranker",
+        "without passage context",
+        "without answer-type cue",
+        "sentence fusion only",
+    }
+    assert report["ablation"]["with reranker"]["questions"] == 4
     table = format_table(report)
     assert "answer_in_first_quote" in table and "rrf" in table
 
@@ -190,9 +198,13 @@ def test_eval_cli_rejects_bad_input(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("limit", [1, 3])
-def test_eval_sample_is_seeded(tmp_path: Path, encoder: Encoder, limit: int) -> None:
+def test_eval_sample_is_seeded(
+    tmp_path: Path, encoder: Encoder, reranker: Reranker, limit: int
+) -> None:
     path = tmp_path / "mini.json"
     path.write_text(json.dumps(SQUAD), encoding="utf-8")
-    report = run_eval([path], tmp_path / "data", limit=limit, seed=3, encoder=encoder)
+    report = run_eval(
+        [path], tmp_path / "data", limit=limit, seed=3, encoder=encoder, reranker=reranker
+    )
     assert report["sample"] == {"questions": limit, "of": 4, "seed": 3}
     assert report["systems"]["briefing"]["questions"] == limit
