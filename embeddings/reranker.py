@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings.encoder import WEIGHTS_FILE, file_sha256
+from embeddings.encoder import verified_weights
 from embeddings.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -40,15 +40,11 @@ class Reranker:
         """Load the bundled reranker (checksum verified) or a compatible one at ``path``."""
         bundled = path is None
         folder = BUNDLED_RERANKER_DIR if path is None else Path(path)
-        weights = folder / WEIGHTS_FILE
-        if not weights.is_file():
-            raise ModelError(f"{folder}: no {WEIGHTS_FILE}; the reranker needs safetensors weights")
-        digest = file_sha256(weights)
-        if bundled and digest != BUNDLED_RERANKER_SHA256:
-            raise ModelError(
-                f"{weights}: SHA-256 {digest} does not match the shipped reranker's "
-                f"{BUNDLED_RERANKER_SHA256}; restore the file from the repository"
-            )
+        digest = verified_weights(
+            folder,
+            BUNDLED_RERANKER_SHA256 if bundled else None,
+            "restore embeddings/models/reranker from the repository",
+        )
         started = time.perf_counter()
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
