@@ -215,7 +215,8 @@ class Engine:
             self.use_reranker = rerank
 
     def _swap(self, index: SearchIndex) -> None:
-        self._live = Live(index, Retriever(index, self.weights))
+        detailed = max(16, self.rerank_policy.depth)
+        self._live = Live(index, Retriever(index, self.weights, detailed=detailed))
 
     def bootstrap(self, corpus_dir: Path | None) -> None:
         """Get ready to serve: ingest the default corpus into an empty store, load or build."""

@@ -85,11 +85,15 @@ class Retriever:
         *,
         sentence_pool: int = 50,
         passage_pool: int = 8,
+        detailed: int = 16,
     ) -> None:
         self.index = index
         self.weights = weights or Weights()
         self.sentence_pool = sentence_pool
         self.passage_pool = passage_pool
+        # Term coverage (a confidence signal) is computed for this many best candidates:
+        # at least as many as a reranker may promote to first place.
+        self.detailed = detailed
         self._quotable = np.array([s.role in QUOTABLE_ROLES for s in index.sentences], dtype=bool)
         self._sentence_article = np.array([s.article for s in index.sentences], dtype=np.int64)
         self._sentence_passage = np.array([s.passage for s in index.sentences], dtype=np.int64)
@@ -199,7 +203,9 @@ class Retriever:
                     sentence_bm25=float(s_bm25_norm[i]),
                     passage_dense=float(p_dense[j]),
                     passage_bm25=float(p_bm25_norm[p_ids[j]]),
-                    coverage=self._coverage(query_set, i) if len(candidates) < 10 else 0.0,
+                    coverage=self._coverage(query_set, i)
+                    if len(candidates) < self.detailed
+                    else 0.0,
                     type_match=float(type_match[j]),
                 )
             )
