@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -65,14 +66,17 @@ def reranker() -> Reranker:
     return Reranker.load()
 
 
+def _engine(data_dir: Path, encoder: Encoder, reranker: Reranker) -> Engine:
+    """An engine on ``data_dir`` sharing the session's loaded models."""
+    return Engine(Settings(data_dir=data_dir), encoder=encoder, reranker=reranker)
+
+
 @pytest.fixture(scope="session")
 def seed_engine(
     tmp_path_factory: pytest.TempPathFactory, encoder: Encoder, reranker: Reranker
 ) -> Iterator[Engine]:
     """An engine serving only the default corpus (the seed article)."""
-    engine = Engine(
-        Settings(data_dir=tmp_path_factory.mktemp("seed")), encoder=encoder, reranker=reranker
-    )
+    engine = _engine(tmp_path_factory.mktemp("seed"), encoder, reranker)
     engine.bootstrap(DEFAULT_CORPUS_DIR)
     assert engine.state == "ready", engine.error
     yield engine
@@ -84,9 +88,7 @@ def archive_engine(
     tmp_path_factory: pytest.TempPathFactory, encoder: Encoder, reranker: Reranker
 ) -> Iterator[Engine]:
     """An engine with the seed article plus two unrelated articles from other sources."""
-    engine = Engine(
-        Settings(data_dir=tmp_path_factory.mktemp("archive")), encoder=encoder, reranker=reranker
-    )
+    engine = _engine(tmp_path_factory.mktemp("archive"), encoder, reranker)
     engine.ingest([DEFAULT_CORPUS_DIR])
     engine.ingest_articles(EXTRA_ARTICLES)
     engine.rebuild()
