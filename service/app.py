@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from corpus.article import Article
 from service.conversation import ConversationNotFoundError
 from service.engine import AskResult, Engine
 from service.retrieve import Filters
@@ -29,8 +29,6 @@ from service.schemas import (
     QuoteOut,
 )
 from service.settings import Settings
-
-log = logging.getLogger(__name__)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 404, 422, 503)
@@ -149,15 +147,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             if f
             else None
         )
-        if (
-            filters
-            and filters.published_after
-            and filters.published_before
-            and filters.published_after > filters.published_before
-        ):
-            raise ApiError(
-                422, "invalid_request", "filters: published_after is later than published_before"
-            )
         result = eng.ask(body.question, top_k=body.top_k, filters=filters)
         response = to_response(result, body.question, conversation_id)
         # A conversation that expired while answering loses the turn; the answer stands.
@@ -219,5 +208,5 @@ def to_response(result: AskResult, question: str, conversation_id: str) -> AskRe
     )
 
 
-def _meta(article: Any) -> dict[str, Any]:
+def _meta(article: Article) -> dict[str, Any]:
     return {k: getattr(article, k) for k in ("id", "title", "source", "url", "published", "author")}

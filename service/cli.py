@@ -15,8 +15,6 @@ from corpus.readers import SUPPORTED_SUFFIXES, iter_files
 from embeddings.errors import EmbeddingsError
 from service.settings import Settings
 
-log = logging.getLogger(__name__)
-
 EXIT_BAD_INPUT = 2
 EXIT_PARTIAL = 1
 _QUIET_LOGGERS = ("faiss.loader", "sentence_transformers", "bm25s", "httpx", "transformers")
@@ -313,7 +311,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         try:
             report = run_eval(
                 args.squad,
-                data_dir,
+                settings.model_copy(update={"data_dir": data_dir}),
                 limit=args.limit,
                 seed=args.seed,
                 progress=sys.stderr.isatty(),

@@ -3,14 +3,17 @@
 Candidates are the union of the dense (FAISS) and BM25 top sentences and all sentences of
 the top passages. Each gets four signals: cosine similarity of the sentence and of its
 passage to the question, and BM25 of each normalised by the best BM25 score for the query.
-The fused score is their weighted sum; the absolute signals also feed the confidence.
+The fused score is their weighted sum, plus bonuses for a sentence holding the kind of
+answer the question asks for and for the opening sentence of a matching interview answer;
+``rerank`` may then re-order the head with a cross-encoder. The absolute signals also feed
+the confidence.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -94,6 +97,8 @@ class Retriever:
         # Term coverage (a confidence signal) is computed for this many best candidates:
         # at least as many as a reranker may promote to first place.
         self.detailed = detailed
+        # Stemmed terms of each passage, filled as queries need them (the index never changes).
+        self._passage_terms: dict[int, frozenset[str]] = {}
         self._quotable = np.array([s.role in QUOTABLE_ROLES for s in index.sentences], dtype=bool)
         self._sentence_article = np.array([s.article for s in index.sentences], dtype=np.int64)
         self._sentence_passage = np.array([s.passage for s in index.sentences], dtype=np.int64)
@@ -216,19 +221,24 @@ class Retriever:
         if not query_terms:
             return 0.0
         s = self.index.sentences[sentence]
-        p = self.index.passages[s.passage]
-        article = self.index.articles[s.article]
-        context: list[Any] = [s.text, article.title]
-        if p.question is not None:
-            context.append(self._passage_text(p.question))
-        context.append(self._passage_text(s.passage))
-        found = set(tokenize([" ".join(context)])[0])
+        question = self.index.passages[s.passage].question
+        found = self._terms_of(s.passage)
+        if question is not None:
+            found = found | self._terms_of(question)
         return len(query_terms & found) / len(query_terms)
 
-    def _passage_text(self, passage: int) -> str:
-        return " ".join(
-            self.index.sentences[i].text for i in self._passage_sentences.get(passage, ())
-        )
+    def _terms_of(self, passage: int) -> frozenset[str]:
+        """Terms of a passage and of its article's title (the sentence's are among them)."""
+        terms = self._passage_terms.get(passage)
+        if terms is None:
+            p = self.index.passages[passage]
+            words = [self.index.articles[p.article].title]
+            words += [
+                self.index.sentences[i].text for i in self._passage_sentences.get(passage, ())
+            ]
+            terms = frozenset(tokenize([" ".join(words)])[0])
+            self._passage_terms[passage] = terms
+        return terms
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class AskFilters(BaseModel):
@@ -18,6 +18,13 @@ class AskFilters(BaseModel):
         None, description="On or before this date (YYYY-MM-DD)"
     )
     article_ids: list[str] | None = Field(None, min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> AskFilters:
+        after, before = self.published_after, self.published_before
+        if after is not None and before is not None and after > before:
+            raise ValueError("published_after is later than published_before")
+        return self
 
 
 class AskRequest(BaseModel):

@@ -3,7 +3,6 @@ the same code path as ``POST /ask``, and score Briefing beside the baselines."""
 
 from __future__ import annotations
 
-import logging
 import random
 import time
 from collections.abc import Callable
@@ -23,8 +22,6 @@ from service.evaluation.squad import SquadQuestion, load_squad, paragraph_spans
 from service.retrieve import Weights
 from service.settings import Settings
 
-log = logging.getLogger(__name__)
-
 QUOTES_ASKED = 5  # enough for passage recall@5
 
 # Each ablation changes one part of Briefing's default set-up (given its current weights).
@@ -43,7 +40,7 @@ ABLATIONS: dict[str, Callable[[Weights], dict[str, Any]]] = {
 
 def run_eval(
     files: list[Path],
-    data_dir: Path,
+    settings: Settings,
     *,
     limit: int | None = None,
     seed: int = 0,
@@ -54,13 +51,14 @@ def run_eval(
 ) -> dict[str, Any]:
     """Evaluate Briefing and the baselines on SQuAD ``files``; return metrics per system.
 
-    With ``ablation``, Briefing is also run with each of its parts switched off in turn.
+    ``settings.data_dir`` must be a fresh directory. With ``ablation``, Briefing is also run
+    with each of its parts changed in turn.
     """
     squad = load_squad(files)
     questions = list(squad.questions)
     if limit is not None and limit < len(questions):
         questions = random.Random(seed).sample(questions, limit)
-    engine = Engine(Settings(data_dir=data_dir), encoder=encoder, reranker=reranker)
+    engine = Engine(settings, encoder=encoder, reranker=reranker)
     try:
         started = time.perf_counter()
         engine.ingest_articles(squad.articles)
@@ -77,14 +75,7 @@ def run_eval(
         outcomes: dict[str, list[Outcome]] = {name: [] for name in ("briefing", *BASELINES)}
         for q in tqdm(questions, desc="questions", unit="q", disable=not progress):
             gold_span = spans[q.article_id][q.paragraph]
-            began = time.perf_counter()
-            result = engine.ask(q.question, top_k=QUOTES_ASKED)
-            latency = (time.perf_counter() - began) * 1000
-            answer = result.answer
-            quotes = tuple(QuoteSpan(x.article_id, x.start, x.end, x.text) for x in answer.quotes)
-            outcomes["briefing"].append(
-                _outcome(q, gold_span, quotes, not answer.answered, latency)
-            )
+            outcomes["briefing"].append(_ask_briefing(engine, q, gold_span))
             vector = engine.encoder.encode([q.question])[0]
             for name in BASELINES:
                 rows = ranker.rank(name, q.question, vector, QUOTES_ASKED)
@@ -100,12 +91,7 @@ def run_eval(
                 engine.configure(**change(engine.weights))
                 items = []
                 for q in tqdm(questions, desc=variant, unit="q", disable=not progress):
-                    answer = engine.ask(q.question, top_k=QUOTES_ASKED).answer
-                    quotes = tuple(
-                        QuoteSpan(x.article_id, x.start, x.end, x.text) for x in answer.quotes
-                    )
-                    span = spans[q.article_id][q.paragraph]
-                    items.append(_outcome(q, span, quotes, not answer.answered, None))
+                    items.append(_ask_briefing(engine, q, spans[q.article_id][q.paragraph]))
                 engine.configure(weights=full[0], rerank=full[1])
                 ablations[variant] = summarize(items)
     finally:
@@ -132,6 +118,15 @@ def run_eval(
         "systems": systems,
         **({"ablation": ablations} if ablation else {}),
     }
+
+
+def _ask_briefing(engine: Engine, q: SquadQuestion, gold_span: tuple[int, int] | None) -> Outcome:
+    """Ask through the ``/ask`` code path; the latency includes embedding the question."""
+    began = time.perf_counter()
+    answer = engine.ask(q.question, top_k=QUOTES_ASKED).answer
+    latency = (time.perf_counter() - began) * 1000
+    quotes = tuple(QuoteSpan(x.article_id, x.start, x.end, x.text) for x in answer.quotes)
+    return _outcome(q, gold_span, quotes, not answer.answered, latency)
 
 
 def _outcome(

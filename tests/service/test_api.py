@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import httpx
 import pytest
 
+from embeddings.encoder import Encoder
 from service.engine import Engine
+from service.settings import Settings
 from tests.helpers import assert_verbatim
 
 QUESTION = "Were gunmen linked to a-Nusra previously in control of the Syrian side?"
@@ -167,12 +170,12 @@ def test_health_ready_and_docs(seed_http: httpx.Client) -> None:
 
 
 def test_not_ready_until_an_index_is_loaded(
-    serve: object, tmp_path_factory: pytest.TempPathFactory, encoder: object
+    serve: Callable[[Engine], httpx.Client],
+    tmp_path_factory: pytest.TempPathFactory,
+    encoder: Encoder,
 ) -> None:
-    from service.settings import Settings
-
-    engine = Engine(Settings(data_dir=tmp_path_factory.mktemp("empty")), encoder=encoder)  # type: ignore[arg-type]
-    client = serve(engine)  # type: ignore[operator]
+    engine = Engine(Settings(data_dir=tmp_path_factory.mktemp("empty")), encoder=encoder)
+    client = serve(engine)
     assert client.get("/healthz").status_code == 200
     r = client.get("/readyz")
     assert r.status_code == 503 and r.json()["error"]["code"] == "not_ready"

@@ -19,6 +19,7 @@ from service.evaluation.metrics import (
 )
 from service.evaluation.runner import format_table, run_eval
 from service.evaluation.squad import load_squad, paragraph_spans
+from service.settings import Settings
 
 
 def test_normalisation_follows_squad() -> None:
@@ -161,7 +162,8 @@ def test_load_squad(tmp_path: Path) -> None:
 def test_eval_end_to_end(tmp_path: Path, encoder: Encoder, reranker: Reranker) -> None:
     path = tmp_path / "mini.json"
     path.write_text(json.dumps(SQUAD), encoding="utf-8")
-    report = run_eval([path], tmp_path / "data", encoder=encoder, reranker=reranker, ablation=True)
+    settings = Settings(data_dir=tmp_path / "data")
+    report = run_eval([path], settings, encoder=encoder, reranker=reranker, ablation=True)
     assert report["corpus"]["articles"] == 2 and report["corpus"]["paragraphs"] == 3
     assert report["corpus"]["paragraphs_dropped_by_cleaning"] == 0
     assert set(report["systems"]) == {"briefing", "bm25", "dense", "rrf"}
@@ -184,17 +186,20 @@ def test_eval_end_to_end(tmp_path: Path, encoder: Encoder, reranker: Reranker) -
     assert "answer_in_first_quote" in table and "rrf" in table
 
 
-def test_eval_cli_rejects_bad_input(tmp_path: Path) -> None:
+def test_eval_cli_rejects_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from service.cli import main
 
     assert main(["eval", "--squad", str(tmp_path / "missing.json")]) == 2
+    assert "no such file" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]", encoding="utf-8")
     assert main(["eval", "--squad", str(bad), "--data-dir", str(tmp_path / "d")]) == 2
+    assert "not a SQuAD-format JSON file" in capsys.readouterr().err
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "x").write_text("x")
     assert main(["eval", "--squad", str(bad), "--data-dir", str(busy)]) == 2
+    assert "is not empty" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("limit", [1, 3])
@@ -203,8 +208,7 @@ def test_eval_sample_is_seeded(
 ) -> None:
     path = tmp_path / "mini.json"
     path.write_text(json.dumps(SQUAD), encoding="utf-8")
-    report = run_eval(
-        [path], tmp_path / "data", limit=limit, seed=3, encoder=encoder, reranker=reranker
-    )
+    settings = Settings(data_dir=tmp_path / "data")
+    report = run_eval([path], settings, limit=limit, seed=3, encoder=encoder, reranker=reranker)
     assert report["sample"] == {"questions": limit, "of": 4, "seed": 3}
     assert report["systems"]["briefing"]["questions"] == limit
