@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import datetime as dt
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from corpus.article import Article
@@ -25,8 +25,10 @@ from service.schemas import (
     AskRequest,
     AskResponse,
     CitationOut,
+    ConversationOut,
     ErrorResponse,
     QuoteOut,
+    TurnOut,
 )
 from service.settings import Settings
 
@@ -123,19 +125,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     def ask(body: AskRequest, request: Request) -> AskResponse:
         """Answer a question with verbatim, cited quotes (or abstain)."""
         eng = ready_engine(request)
-        if body.conversation_id is None:
-            conversation_id = eng.conversations.start().id
-        else:
-            conversation_id = body.conversation_id
-            try:
-                eng.conversations.get(conversation_id)
-            except ConversationNotFoundError:
-                raise ApiError(
-                    404,
-                    "conversation_not_found",
-                    f"conversation {conversation_id!r} does not exist or has expired; "
-                    "omit conversation_id to start a new one",
-                ) from None
         f = body.filters
         filters = (
             Filters(
@@ -147,12 +136,59 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             if f
             else None
         )
-        result = eng.ask(body.question, top_k=body.top_k, filters=filters)
-        response = to_response(result, body.question, conversation_id)
-        # A conversation that expired while answering loses the turn; the answer stands.
-        with contextlib.suppress(ConversationNotFoundError):
-            eng.conversations.add_turn(conversation_id, response.model_dump())
-        return response
+        try:
+            exchange = eng.converse(
+                body.question,
+                conversation_id=body.conversation_id,
+                top_k=body.top_k,
+                filters=filters,
+            )
+        except ConversationNotFoundError:
+            raise _no_conversation(body.conversation_id or "") from None
+        return to_response(
+            exchange.result,
+            body.question,
+            exchange.conversation_id,
+            resolved_question=exchange.resolution.resolved,
+        )
+
+    @app.get("/conversations/{conversation_id}", tags=["answers"], responses=ERRORS)
+    def get_conversation(conversation_id: str, request: Request) -> ConversationOut:
+        """A conversation's kept turns, oldest first."""
+        eng: Engine = request.app.state.engine
+        try:
+            conv = eng.conversations.get(conversation_id)
+            turns = eng.conversations.history(conversation_id)
+        except ConversationNotFoundError:
+            raise _no_conversation(conversation_id) from None
+        return ConversationOut(
+            conversation_id=conv.id,
+            started_at=_utc(conv.started_at),
+            turns=[
+                TurnOut(
+                    **to_response(
+                        AskResult(t.answer, t.index_version),
+                        t.question,
+                        conv.id,
+                        resolved_question=t.resolved_question,
+                    ).model_dump(exclude={"conversation_id"}),
+                    asked_at=_utc(t.asked_at),
+                )
+                for t in turns
+            ],
+        )
+
+    @app.delete(
+        "/conversations/{conversation_id}", tags=["answers"], status_code=204, responses=ERRORS
+    )
+    def end_conversation(conversation_id: str, request: Request) -> Response:
+        """End a conversation and forget its turns."""
+        eng: Engine = request.app.state.engine
+        try:
+            eng.conversations.end(conversation_id)
+        except ConversationNotFoundError:
+            raise _no_conversation(conversation_id) from None
+        return Response(status_code=204)
 
     @app.get("/articles", tags=["articles"], responses=ERRORS)
     def list_articles(
@@ -182,13 +218,32 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     return app
 
 
-def to_response(result: AskResult, question: str, conversation_id: str) -> AskResponse:
+def _no_conversation(conversation_id: str) -> ApiError:
+    return ApiError(
+        404,
+        "conversation_not_found",
+        f"conversation {conversation_id!r} does not exist or has expired; "
+        "omit conversation_id to start a new one",
+    )
+
+
+def _utc(timestamp: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC)
+
+
+def to_response(
+    result: AskResult,
+    question: str,
+    conversation_id: str,
+    *,
+    resolved_question: str | None = None,
+) -> AskResponse:
     """The ``/ask`` response for an engine result."""
     a = result.answer
     return AskResponse(
         conversation_id=conversation_id,
         question=question,
-        resolved_question=question,
+        resolved_question=resolved_question or question,
         answered=a.answered,
         confidence=a.confidence,
         answer=a.answer,

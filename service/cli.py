@@ -104,6 +104,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ablation", action="store_true", help="also run Briefing with each part switched off"
     )
+    p.add_argument(
+        "--conversations",
+        type=Path,
+        metavar="FILE",
+        help="instead, replay the multi-turn conversations of FILE (e.g. "
+        "bench/conversations.json) over the default corpus plus the SQuAD articles, with "
+        "follow-up resolution on and off",
+    )
     return parser
 
 
@@ -306,6 +314,8 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError("--limit must be at least 1")
     if args.data_dir is not None and args.data_dir.exists() and any(args.data_dir.iterdir()):
         raise CliError(f"{args.data_dir} is not empty; eval needs a fresh data directory")
+    if args.conversations is not None:
+        return _eval_conversations(args, settings)
     with tempfile.TemporaryDirectory(prefix="briefing-eval-") as tmp:
         data_dir = args.data_dir or Path(tmp)
         try:
@@ -320,6 +330,37 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         except SquadError as exc:
             raise CliError(str(exc)) from exc
     print(json.dumps(report, indent=2) if args.json else format_table(report))
+    return 0
+
+
+def _eval_conversations(args: argparse.Namespace, settings: Settings) -> int:
+    import tempfile
+
+    from corpus.readers import iter_files, read_path
+    from service.evaluation.conversations import (
+        ConversationSetError,
+        format_conversation_table,
+        load_scripts,
+        run_conversation_eval,
+    )
+    from service.evaluation.squad import SquadError, load_squad
+
+    if not args.conversations.is_file():
+        raise CliError(f"no such file: {args.conversations}")
+    try:
+        scripts = load_scripts(args.conversations)
+        articles = [a for f in iter_files([settings.corpus_dir]) for a in read_path(f)]
+        articles += load_squad(args.squad).articles
+        with tempfile.TemporaryDirectory(prefix="briefing-eval-") as tmp:
+            report = run_conversation_eval(
+                scripts,
+                articles,
+                settings.model_copy(update={"data_dir": args.data_dir or Path(tmp)}),
+                progress=sys.stderr.isatty(),
+            )
+    except (ConversationSetError, SquadError) as exc:
+        raise CliError(str(exc)) from exc
+    print(json.dumps(report, indent=2) if args.json else format_conversation_table(report))
     return 0
 
 

@@ -1,4 +1,9 @@
-"""Conversations: bounded, expiring, in-memory sessions of question/answer turns."""
+"""Conversations: bounded, expiring, in-memory sessions of question/answer turns.
+
+Memory stays flat however many readers chat: at most ``max_conversations`` live at once
+(the least recently used is evicted first), each keeps its newest ``max_turns`` turns, and a
+conversation idle for ``ttl_s`` seconds is gone.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,23 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+
+from service.answer import Answer
 
 
 class ConversationNotFoundError(KeyError):
     """The conversation id is unknown or has expired."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question and what was answered."""
+
+    question: str
+    resolved_question: str
+    answer: Answer
+    index_version: str
+    asked_at: float  # Unix time
 
 
 @dataclass
@@ -19,9 +36,10 @@ class Conversation:
     """The turns of one conversation (oldest first), capped at ``max_turns``."""
 
     id: str
-    created: float
+    created: float  # monotonic, for expiry
     touched: float
-    turns: list[dict[str, Any]] = field(default_factory=list)
+    started_at: float = field(default_factory=time.time)  # Unix time, for display
+    turns: list[Turn] = field(default_factory=list)
 
 
 class ConversationStore:
@@ -50,6 +68,12 @@ class ConversationStore:
                 self._items.popitem(last=False)
         return conv
 
+    def history(self, conversation_id: str) -> list[Turn]:
+        """A copy of the conversation's turns, oldest first."""
+        conv = self.get(conversation_id)
+        with self._lock:
+            return list(conv.turns)
+
     def get(self, conversation_id: str) -> Conversation:
         """The live conversation, or ``ConversationNotFoundError``."""
         now = time.monotonic()
@@ -62,7 +86,7 @@ class ConversationStore:
             self._items.move_to_end(conversation_id)
             return conv
 
-    def add_turn(self, conversation_id: str, turn: dict[str, Any]) -> None:
+    def add_turn(self, conversation_id: str, turn: Turn) -> None:
         """Append a turn, keeping only the newest ``max_turns``."""
         conv = self.get(conversation_id)
         with self._lock:

@@ -53,6 +53,10 @@ class Weights:
     interview_lead: float = 0.2
     # A sentence holding the kind of answer the question asks for (a number, a date).
     answer_type: float = 0.2
+    # A follow-up's sentence from an article that answered the turn before it.
+    conversation: float = 0.1
+    # A follow-up's sentence that already answered the turn before (a penalty).
+    repeat: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ class Retriever:
         self.detailed = detailed
         # Stemmed terms of each passage, filled as queries need them (the index never changes).
         self._passage_terms: dict[int, frozenset[str]] = {}
+        self._article_row: dict[str, int] | None = None
         self._quotable = np.array([s.role in QUOTABLE_ROLES for s in index.sentences], dtype=bool)
         self._sentence_article = np.array([s.article for s in index.sentences], dtype=np.int64)
         self._sentence_passage = np.array([s.passage for s in index.sentences], dtype=np.int64)
@@ -138,9 +143,19 @@ class Retriever:
         return mask
 
     def retrieve(
-        self, question: str, vector: np.ndarray, filters: Filters | None = None
+        self,
+        question: str,
+        vector: np.ndarray,
+        filters: Filters | None = None,
+        prefer_articles: Sequence[str] = (),
+        answered_before: Sequence[tuple[str, int]] = (),
     ) -> Retrieval:
-        """Candidates for ``question`` (whose embedding is ``vector``), best first."""
+        """Candidates for ``question`` (whose embedding is ``vector``), best first.
+
+        For a follow-up, sentences of ``prefer_articles`` (the articles that answered the
+        turn before) earn a bonus, and the sentences that answered it, given as
+        ``(article id, start offset)``, a penalty: a follow-up asks for something new.
+        """
         idx = self.index
         terms = tokenize([question])[0]
         article_mask = self.allowed_articles(filters or Filters())
@@ -188,6 +203,16 @@ class Retriever:
         if has_lead.any():
             q_dense = idx.passage_level.vectors[lead_q[has_lead]] @ vector
             fused[has_lead] += w.interview_lead * np.clip(q_dense, 0.0, None)
+        if prefer_articles and w.conversation:
+            preferred = self._article_rows(prefer_articles)
+            fused += w.conversation * np.isin(self._sentence_article[ids], preferred)
+        if answered_before and w.repeat:
+            rows = self._article_row_map()
+            seen = {(rows[a], start) for a, start in answered_before if a in rows}
+            repeated = [
+                (int(self._sentence_article[i]), idx.sentences[i].start) in seen for i in ids
+            ]
+            fused -= w.repeat * np.array(repeated, dtype=np.float32)
         kind = answer_type(question)
         type_match = np.zeros(len(ids), dtype=np.float32)
         if kind is not None:
@@ -215,6 +240,15 @@ class Retriever:
                 )
             )
         return Retrieval(candidates, terms)
+
+    def _article_row_map(self) -> dict[str, int]:
+        if self._article_row is None:
+            self._article_row = {a.id: i for i, a in enumerate(self.index.articles)}
+        return self._article_row
+
+    def _article_rows(self, article_ids: Sequence[str]) -> np.ndarray:
+        rows = self._article_row_map()
+        return np.array([rows[a] for a in article_ids if a in rows], dtype=np.int64)
 
     def _coverage(self, query_terms: set[str], sentence: int) -> float:
         """Share of query terms found in the sentence, its passage or its article title."""

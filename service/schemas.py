@@ -86,6 +86,28 @@ class AskResponse(BaseModel):
     index_version: str
 
 
+class TurnOut(BaseModel):
+    """One turn of a conversation: the question, how it was read, and the answer."""
+
+    question: str
+    resolved_question: str
+    answered: bool
+    confidence: float
+    answer: str
+    quotes: list[QuoteOut]
+    citations: list[CitationOut]
+    index_version: str
+    asked_at: dt.datetime
+
+
+class ConversationOut(BaseModel):
+    """A live conversation and its kept turns, oldest first."""
+
+    conversation_id: str
+    started_at: dt.datetime
+    turns: list[TurnOut]
+
+
 class ArticleSummary(BaseModel):
     """Article metadata without its text."""
 

@@ -6,7 +6,12 @@ import time
 
 import pytest
 
-from service.conversation import ConversationNotFoundError, ConversationStore
+from service.answer import ABSTAIN_TEXT, Answer
+from service.conversation import ConversationNotFoundError, ConversationStore, Turn
+
+
+def _turn(n: int) -> Turn:
+    return Turn(f"q{n}", f"q{n}", Answer(False, 0.0, ABSTAIN_TEXT, [], []), "v1", float(n))
 
 
 def test_ids_are_unguessable_and_unique() -> None:
@@ -32,8 +37,8 @@ def test_turns_are_capped() -> None:
     store = ConversationStore(max_conversations=3, ttl_s=60, max_turns=2)
     conv = store.start()
     for n in range(5):
-        store.add_turn(conv.id, {"n": n})
-    assert [t["n"] for t in store.get(conv.id).turns] == [3, 4]
+        store.add_turn(conv.id, _turn(n))
+    assert [t.question for t in store.history(conv.id)] == ["q3", "q4"]
 
 
 def test_idle_conversations_expire_and_can_be_ended() -> None:
@@ -46,3 +51,13 @@ def test_idle_conversations_expire_and_can_be_ended() -> None:
     store.end(other.id)
     with pytest.raises(ConversationNotFoundError):
         store.end(other.id)
+
+
+def test_memory_stays_flat_under_many_conversations() -> None:
+    store = ConversationStore(max_conversations=50, ttl_s=60, max_turns=3)
+    for _ in range(5_000):
+        conv = store.start()
+        for n in range(10):
+            store.add_turn(conv.id, _turn(n))
+    assert len(store) == 50
+    assert all(len(c.turns) == 3 for c in store._items.values())

@@ -1,0 +1,113 @@
+"""Follow-up detection and resolution, without a generative model."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.followup import PriorTurn, is_follow_up, resolve
+from tests.service.seed_questions import ANSWERABLE, UNANSWERABLE
+
+
+def _after(previous: str, question: str, answer: str = "") -> tuple[str, ...]:
+    return resolve(question, [PriorTurn(previous, ("a1",), answer)]).readings
+
+
+@pytest.mark.parametrize("question", [q for q, _ in ANSWERABLE] + UNANSWERABLE)
+def test_self_contained_questions_are_left_alone(question: str) -> None:
+    assert not is_follow_up(question)
+    resolution = resolve(question, [PriorTurn("Who is Wisam al-Arab?", ("a1",))])
+    assert resolution.readings == (question,)
+    assert not resolution.follow_up and resolution.prefer_articles == ()
+
+
+@pytest.mark.parametrize(
+    ("previous", "question", "expected"),
+    [
+        (
+            "Who controls the al-Qaim border crossing?",
+            "Who held it before that?",
+            "Who held the al-Qaim border crossing before that?",
+        ),
+        ("In what year was Nikola Tesla born?", "When did he die?", "When did Nikola Tesla die?"),
+        (
+            "How long did the Apollo program run?",
+            "What year was its first manned flight?",
+            "What year was the Apollo program’s first manned flight?",
+        ),
+        (
+            "When were the French Wars of Religion fought?",
+            "What treaty ended them?",
+            "What treaty ended the French Wars of Religion?",
+        ),
+        (
+            "What positions does the regime hold around Deir e-Zor?",
+            "Is it fighting ISIS?",
+            "Is the regime fighting ISIS?",
+        ),
+    ],
+)
+def test_pronouns_take_the_likeliest_referent_first(
+    previous: str, question: str, expected: str
+) -> None:
+    assert _after(previous, question)[0] == expected
+
+
+def test_other_referents_are_offered_as_alternative_readings() -> None:
+    readings = _after("When did ISIS seize the a-Siyasiya Bridge?", "Why does it matter?")
+    assert "Why does the a-Siyasiya Bridge matter?" in readings
+    assert "Why does ISIS matter?" in readings
+    assert len(readings) <= 4
+
+
+def test_after_a_who_question_the_person_comes_from_the_answer() -> None:
+    answer = "I was surprised that the leader of the rebel military council, Mohsen, pledged."
+    readings = _after("Who pledged loyalty to ISIS last Wednesday?", "Why did he do it?", answer)
+    assert readings[0] == "Why did Mohsen do it?"
+    # Sentence-initial words and pronouns are never taken for names.
+    assert not any("I do" in r for r in readings)
+
+
+@pytest.mark.parametrize(
+    ("previous", "question", "expected"),
+    [
+        (
+            "Which team represented the AFC at Super Bowl 50?",
+            "And the NFC?",
+            "Which team represented the NFC at Super Bowl 50?",
+        ),
+        (
+            "What is the Rhine called in Dutch?",
+            "And in French?",
+            "What is the Rhine called in French?",
+        ),
+        (
+            "What does the regime want in Deir e-Zor?",
+            "What about ISIS?",
+            "What does ISIS want in Deir e-Zor?",
+        ),
+    ],
+)
+def test_ellipsis_replaces_the_parallel_phrase(previous: str, question: str, expected: str) -> None:
+    assert _after(previous, question) == (expected,)
+
+
+def test_questions_with_nothing_to_substitute_carry_the_topic() -> None:
+    (reading,) = _after("Which neighborhood did the regime try to take?", "Why?")
+    assert reading.startswith("Why? (") and "regime" in reading and "neighborhood" in reading
+
+
+def test_follow_ups_favour_the_articles_that_answered_before() -> None:
+    resolution = resolve("When did he die?", [PriorTurn("Who was Nikola Tesla?", ("tesla",))])
+    assert resolution.follow_up and resolution.prefer_articles == ("tesla",)
+
+
+def test_without_history_nothing_is_resolved() -> None:
+    assert resolve("When did he die?", []).readings == ("When did he die?",)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Were there clashes in Deir e-Zor?", "Is there an agreement on food aid?"],
+)
+def test_existential_there_is_not_a_reference(question: str) -> None:
+    assert not is_follow_up(question)
