@@ -11,12 +11,15 @@ from typing import Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from corpus.article import Article
 from service.conversation import ConversationNotFoundError
 from service.engine import AskResult, Engine
+from service.pages import DEMO_CSP, READ_CSP, render_article_page
+from service.pages import static_text as _static
 from service.retrieve import Filters
 from service.schemas import (
     ArticleOut,
@@ -81,6 +84,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         lifespan=lifespan,
     )
 
+    # Browsers may call the API only from these origins; same-origin calls need no header.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins(),
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Content-Type"],
+        max_age=600,
+    )
+
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return _error(exc.status, exc.code, exc.message, exc.details)
@@ -105,6 +117,49 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 raise ApiError(503, "not_ready", f"the index failed to load: {eng.error}")
             raise ApiError(503, "not_ready", "the index is still loading; retry shortly")
         return eng
+
+    @app.get("/", include_in_schema=False)
+    def demo() -> HTMLResponse:
+        """A plain mock news page with the widget embedded."""
+        return HTMLResponse(_static("demo.html"), headers={"Content-Security-Policy": DEMO_CSP})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
+    @app.get("/widget.js", include_in_schema=False)
+    def widget() -> Response:
+        """The embeddable chat widget."""
+        return Response(
+            _static("widget.js"),
+            media_type="text/javascript; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=300"},
+        )
+
+    @app.get("/read/{article_id}", tags=["articles"], responses=ERRORS)
+    def read_article(
+        article_id: str,
+        request: Request,
+        start: int | None = Query(None, ge=0),
+        end: int | None = Query(None, ge=0),
+    ) -> HTMLResponse:
+        """A plain page for reading an article, the span [start, end) highlighted."""
+        eng: Engine = request.app.state.engine
+        article = eng.store.get(article_id)
+        if article is None:
+            raise ApiError(404, "article_not_found", f"no article with id {article_id!r}")
+        span = None
+        if start is not None or end is not None:
+            if start is None or end is None or not start < end <= len(article.text):
+                raise ApiError(
+                    422,
+                    "invalid_span",
+                    f"start and end must satisfy 0 <= start < end <= {len(article.text)}",
+                )
+            span = (start, end)
+        return HTMLResponse(
+            render_article_page(article, span), headers={"Content-Security-Policy": READ_CSP}
+        )
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from corpus.defaults import DEFAULT_CORPUS_DIR
+
+_ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
 
 
 class Settings(BaseSettings):
@@ -26,3 +30,21 @@ class Settings(BaseSettings):
     max_conversations: int = 10_000
     conversation_ttl_s: float = 3600.0
     max_turns: int = 20
+    # Origins (scheme://host[:port]) whose pages may call the API from a browser, comma
+    # separated; empty means only the service's own origin (the demo page at /).
+    cors_origins: str = ""
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_origins(cls, value: str) -> str:
+        for origin in (o.strip() for o in value.split(",")):
+            if origin and origin != "*" and not _ORIGIN.match(origin.rstrip("/")):
+                raise ValueError(
+                    f"cors_origins: {origin!r} is not an origin like https://news.example"
+                )
+        return value
+
+    def allowed_origins(self) -> list[str]:
+        """The CORS allow-list: the configured origins, else the service's own."""
+        configured = [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+        return configured or [f"http://{self.host}:{self.port}"]

@@ -100,11 +100,12 @@ def archive_engine(
 class LiveServer:
     """A uvicorn server running an app in a background thread."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, settings: Settings | None = None) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
+        settings = (settings or engine.settings).model_copy(update={"port": self.port})
         config = uvicorn.Config(
-            create_app(engine.settings, engine=engine),
+            create_app(settings, engine=engine),
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
@@ -126,13 +127,14 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def serve() -> Iterator[Callable[[Engine], httpx.Client]]:
-    """Start a real server for an engine; returns an HTTP client bound to it."""
+def serve() -> Iterator[Callable[..., httpx.Client]]:
+    """Start a real server for an engine (optionally with other settings, e.g. CORS
+    origins); returns an HTTP client bound to it."""
     servers: list[LiveServer] = []
     clients: list[httpx.Client] = []
 
-    def start(engine: Engine) -> httpx.Client:
-        server = LiveServer(engine)
+    def start(engine: Engine, settings: Settings | None = None) -> httpx.Client:
+        server = LiveServer(engine, settings)
         server.start()
         servers.append(server)
         client = httpx.Client(base_url=server.base_url, timeout=30)
@@ -147,13 +149,13 @@ def serve() -> Iterator[Callable[[Engine], httpx.Client]]:
 
 
 @pytest.fixture(scope="session")
-def seed_http(serve: Callable[[Engine], httpx.Client], seed_engine: Engine) -> httpx.Client:
+def seed_http(serve: Callable[..., httpx.Client], seed_engine: Engine) -> httpx.Client:
     """HTTP client of a real server over the seed corpus."""
     return serve(seed_engine)
 
 
 @pytest.fixture(scope="session")
-def archive_http(serve: Callable[[Engine], httpx.Client], archive_engine: Engine) -> httpx.Client:
+def archive_http(serve: Callable[..., httpx.Client], archive_engine: Engine) -> httpx.Client:
     """HTTP client of a real server over the seed article plus two others."""
     return serve(archive_engine)
 
