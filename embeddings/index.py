@@ -22,7 +22,8 @@ from embeddings.sparse import SparseIndex
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 2: BM25 kept as term counts (extendable), not bm25s's precomputed scores.
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,20 @@ class Level:
         dense = faiss.IndexFlatIP(vectors.shape[1])
         dense.add(vectors)
         return cls(vectors, dense, SparseIndex.build(texts))
+
+    def extend(self, keep: np.ndarray, vectors: np.ndarray, texts: list[str]) -> Level:
+        """A new level of this one's rows ``keep`` followed by ``vectors``/``texts``.
+
+        This level is left untouched (it may be serving queries); only the new texts are
+        tokenised and no kept vector is recomputed.
+        """
+        merged = np.ascontiguousarray(
+            np.concatenate([self.vectors[keep], vectors.reshape(-1, self.vectors.shape[1])]),
+            dtype=np.float32,
+        )
+        dense = faiss.IndexFlatIP(merged.shape[1])
+        dense.add(merged)
+        return Level(merged, dense, self.sparse.extend(keep, texts))
 
     def dense_search(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
@@ -141,7 +156,7 @@ class SearchIndex:
         levels = []
         for name, rows in (("sentences", sentences), ("passages", passages)):
             dense = faiss.read_index(str(folder / f"{name}.faiss"))
-            sparse = SparseIndex.load(folder / f"bm25-{name}", len(rows))
+            sparse = SparseIndex.load(folder / f"bm25-{name}")
             counts = {
                 "stored": len(rows),
                 "manifest": manifest["counts"][name],
