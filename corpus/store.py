@@ -3,6 +3,12 @@
 Writes are transactions with ``synchronous=FULL`` in WAL mode, so an article whose ingest
 returned survives a crash of the process. Re-ingesting identical content is a no-op; new
 content for a known id replaces the article and all of its segments in one transaction.
+
+Near-duplicates (``corpus.dedup``: the same story under another id, with a new headline or
+a changed paragraph) form a group in which the newest article (by publication date, then by
+ingest order) is canonical and the others point to it with ``duplicate_of``. Only canonical
+articles are indexed, so an answer never cites the same text twice. When the canonical
+article is withdrawn or rewritten, the newest remaining duplicate takes its place.
 """
 
 from __future__ import annotations
@@ -10,11 +16,14 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
+from corpus import dedup
 from corpus.article import Article, Paragraph, Segmentation, Sentence
 from corpus.segmenter import segment
 
@@ -51,7 +60,16 @@ CREATE TABLE IF NOT EXISTS sentences (
     PRIMARY KEY (article_id, idx)
 );
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+CREATE TABLE IF NOT EXISTS bands (
+    band INTEGER NOT NULL,
+    key INTEGER NOT NULL,
+    article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS bands_key ON bands(band, key);
+CREATE INDEX IF NOT EXISTS bands_article ON bands(article_id);
 """
+# Columns added after the first release; old stores gain them on open.
+_ADDED_COLUMNS = {"duplicate_of": "TEXT", "signature": "BLOB"}
 _ARTICLE_COLUMNS = "id, title, text, source, url, published, author"
 
 
@@ -77,6 +95,13 @@ class ArticleStore:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.executescript(_SCHEMA)
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(articles)")}
+        for column, kind in _ADDED_COLUMNS.items():
+            if column not in have:
+                self._db.execute(f"ALTER TABLE articles ADD COLUMN {column} {kind}")
+        self._db.execute(
+            "CREATE INDEX IF NOT EXISTS articles_duplicate_of ON articles(duplicate_of)"
+        )
 
     def close(self) -> None:
         """Close the database connection."""
@@ -84,9 +109,13 @@ class ArticleStore:
             self._db.close()
 
     def upsert(self, article: Article) -> UpsertResult:
-        """Store ``article`` and its segments; say whether it was added, replaced or unchanged."""
+        """Store ``article`` and its segments; say whether it was added, replaced or unchanged.
+
+        Near-duplicate groups are updated in the same transaction (see the module docstring).
+        """
         digest = article.content_hash
         seg = segment(article.text)
+        sig = dedup.signature(article.text)
         with self._lock:
             row = self._db.execute(
                 "SELECT content_hash FROM articles WHERE id = ?", (article.id,)
@@ -96,10 +125,11 @@ class ArticleStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 if row is not None:
+                    self._detach(article.id)
                     self._db.execute("DELETE FROM articles WHERE id = ?", (article.id,))
                 self._db.execute(
-                    f"INSERT INTO articles ({_ARTICLE_COLUMNS}, content_hash) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO articles ({_ARTICLE_COLUMNS}, content_hash, signature) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         article.id,
                         article.title,
@@ -109,6 +139,7 @@ class ArticleStore:
                         article.published,
                         article.author,
                         digest,
+                        sig.tobytes() if sig is not None else None,
                     ),
                 )
                 self._db.executemany(
@@ -125,17 +156,120 @@ class ArticleStore:
                         for s in seg.sentences
                     ],
                 )
+                if sig is not None:
+                    self._group(article.id, sig)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
         return "added" if row is None else "replaced"
 
+    def _group(self, article_id: str, sig: np.ndarray) -> None:
+        """Index the signature's bands and join the article to its near-duplicates."""
+        keys = dedup.band_keys(sig)
+        self._db.executemany(
+            "INSERT INTO bands VALUES (?, ?, ?)",
+            [(band, key, article_id) for band, key in enumerate(keys)],
+        )
+        candidates: set[str] = set()
+        for band, key in enumerate(keys):
+            candidates.update(
+                r[0]
+                for r in self._db.execute(
+                    "SELECT article_id FROM bands WHERE band = ? AND key = ? AND article_id != ?",
+                    (band, key, article_id),
+                )
+            )
+        matches = []
+        for other in sorted(candidates):
+            blob = self._db.execute(
+                "SELECT signature FROM articles WHERE id = ?", (other,)
+            ).fetchone()[0]
+            if blob is not None:
+                other_sig = np.frombuffer(blob, dtype=np.uint32)
+                if dedup.similarity(sig, other_sig) >= dedup.THRESHOLD:
+                    matches.append(other)
+        if not matches:
+            return
+        # The whole group: the matches, their canonical articles and everything under those.
+        heads = {article_id}
+        for other in matches:
+            up = self._db.execute(
+                "SELECT duplicate_of FROM articles WHERE id = ?", (other,)
+            ).fetchone()[0]
+            heads.add(up or other)
+        members = set(heads)
+        for head in heads:
+            members.update(
+                r[0]
+                for r in self._db.execute("SELECT id FROM articles WHERE duplicate_of = ?", (head,))
+            )
+        self._set_canonical(members)
+
+    def _set_canonical(self, members: set[str]) -> None:
+        """Make the newest of ``members`` canonical and point the others at it."""
+        marks = ",".join("?" * len(members))
+        (canonical,) = self._db.execute(
+            f"SELECT id FROM articles WHERE id IN ({marks}) "
+            "ORDER BY published IS NULL, published DESC, ingested_at DESC, rowid DESC LIMIT 1",
+            sorted(members),
+        ).fetchone()
+        self._db.execute("UPDATE articles SET duplicate_of = NULL WHERE id = ?", (canonical,))
+        self._db.execute(
+            f"UPDATE articles SET duplicate_of = ? WHERE id IN ({marks}) AND id != ?",
+            [canonical, *sorted(members), canonical],
+        )
+
+    def _detach(self, article_id: str) -> None:
+        """Take an article out of its group; the newest duplicate replaces a canonical one."""
+        rest = {
+            r[0]
+            for r in self._db.execute(
+                "SELECT id FROM articles WHERE duplicate_of = ?", (article_id,)
+            )
+        }
+        if rest:
+            self._set_canonical(rest)
+
     def delete(self, article_id: str) -> bool:
         """Remove an article and its segments; False if there was none."""
         with self._lock:
-            cur = self._db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._detach(article_id)
+                cur = self._db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
             return cur.rowcount > 0
+
+    def duplicate_of(self, article_id: str) -> str | None:
+        """The canonical article this one duplicates, or None (canonical or unknown)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT duplicate_of FROM articles WHERE id = ?", (article_id,)
+            ).fetchone()
+        return row[0] if row else None
+
+    def duplicates(self, article_id: str) -> list[str]:
+        """Ids recorded as near-duplicates of this canonical article."""
+        with self._lock:
+            return [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT id FROM articles WHERE duplicate_of = ? ORDER BY id", (article_id,)
+                )
+            ]
+
+    def fingerprints(self) -> dict[str, str]:
+        """Content hash of every canonical article: what an index should hold."""
+        with self._lock:
+            return dict(
+                self._db.execute(
+                    "SELECT id, content_hash FROM articles WHERE duplicate_of IS NULL"
+                ).fetchall()
+            )
 
     def get(self, article_id: str) -> Article | None:
         """The stored article, or None."""
@@ -170,33 +304,47 @@ class ArticleStore:
         return [Article(*r) for r in rows]
 
     def state_digest(self) -> str:
-        """A digest of every (id, content hash) pair: equal digests mean equal corpora."""
+        """A digest of every canonical (id, content hash) pair: equal digests mean the same
+        articles to index."""
         h = hashlib.sha256()
-        with self._lock:
-            for aid, digest in self._db.execute(
-                "SELECT id, content_hash FROM articles ORDER BY id"
-            ):
-                h.update(f"{aid}\0{digest}\n".encode())
+        for aid, digest in sorted(self.fingerprints().items()):
+            h.update(f"{aid}\0{digest}\n".encode())
         return h.hexdigest()
 
-    def iter_stored(self) -> Iterator[StoredArticle]:
-        """Every article with its segmentation, ordered by id (one consistent snapshot)."""
+    def iter_stored(self, ids: Iterable[str] | None = None) -> Iterator[StoredArticle]:
+        """Canonical articles with their segmentation, ordered by id (one consistent
+        snapshot); only those in ``ids`` when given."""
+        wanted = None if ids is None else set(ids)
         with self._lock:
-            articles = self._db.execute(
-                f"SELECT {_ARTICLE_COLUMNS}, content_hash FROM articles ORDER BY id"
-            ).fetchall()
+            articles = [
+                r
+                for r in self._db.execute(
+                    f"SELECT {_ARTICLE_COLUMNS}, content_hash FROM articles "
+                    "WHERE duplicate_of IS NULL ORDER BY id"
+                ).fetchall()
+                if wanted is None or r[0] in wanted
+            ]
+            keep = {r[0] for r in articles}
+            # A few articles are read by id; all of them in one pass over each table.
+            by_id = wanted is not None and len(keep) <= 500
+            where = f"WHERE article_id IN ({','.join('?' * len(keep))})" if by_id else ""
+            args = sorted(keep) if by_id else []
             paragraphs: dict[str, list[Paragraph]] = {}
             for aid, *rest in self._db.execute(
                 'SELECT article_id, idx, start, "end", role, question FROM paragraphs '
-                "ORDER BY article_id, idx"
+                f"{where} ORDER BY article_id, idx",
+                args,
             ):
-                paragraphs.setdefault(aid, []).append(Paragraph(*rest))
+                if aid in keep:
+                    paragraphs.setdefault(aid, []).append(Paragraph(*rest))
             sentences: dict[str, list[Sentence]] = {}
             for aid, *rest in self._db.execute(
                 'SELECT article_id, idx, paragraph, start, "end", role FROM sentences '
-                "ORDER BY article_id, idx"
+                f"{where} ORDER BY article_id, idx",
+                args,
             ):
-                sentences.setdefault(aid, []).append(Sentence(*rest))
+                if aid in keep:
+                    sentences.setdefault(aid, []).append(Sentence(*rest))
         for *fields, digest in articles:
             article = Article(*fields)
             yield StoredArticle(

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+import hmac
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from corpus.article import Article
+from corpus.errors import CorpusError
+from corpus.readers import article_from_record
 from service.conversation import ConversationNotFoundError
 from service.engine import AskResult, Engine
+from service.jobs import Job, JobQueue
 from service.pages import DEMO_CSP, READ_CSP, render_article_page
 from service.pages import static_text as _static
 from service.retrieve import Filters
@@ -30,10 +35,16 @@ from service.schemas import (
     CitationOut,
     ConversationOut,
     ErrorResponse,
+    IndexOut,
+    JobArticle,
+    JobOut,
     QuoteOut,
     TurnOut,
 )
 from service.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_BATCH = 1000
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 404, 422, 503)
@@ -43,14 +54,28 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 class ApiError(Exception):
     """An error answered as ``{"error": {"code", "message", "details"}}``."""
 
-    def __init__(self, status: int, code: str, message: str, details: list[str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[str] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details or []
+        self.headers = headers
 
 
-def _error(status: int, code: str, message: str, details: list[str] | None = None) -> JSONResponse:
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    details: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     body = {"error": {"code": code, "message": message, "details": details or []}}
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _describe(err: dict[str, Any]) -> str:
@@ -67,13 +92,21 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         eng = Engine(settings) if engine is None else engine
         app.state.engine = eng
+        app.state.jobs = JobQueue(eng)
         if own_engine:
             # Load or build the index in the background: /healthz answers at once and
             # /readyz turns 200 once the index is live.
             threading.Thread(
                 target=eng.bootstrap, args=(settings.corpus_dir,), daemon=True, name="bootstrap"
             ).start()
+        stop = threading.Event()
+        if settings.reload_interval_s > 0:
+            threading.Thread(
+                target=_follow, args=(eng, settings.reload_interval_s, stop), daemon=True
+            ).start()
         yield
+        stop.set()
+        app.state.jobs.stop()
         if own_engine:
             eng.close()
 
@@ -95,7 +128,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message, exc.details)
+        return _error(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -159,6 +192,116 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             span = (start, end)
         return HTMLResponse(
             render_article_page(article, span), headers={"Content-Security-Policy": READ_CSP}
+        )
+
+    def require_admin(request: Request) -> None:
+        token = settings.admin_token
+        if not token:
+            raise ApiError(
+                404,
+                "admin_disabled",
+                "admin routes are off; set BRIEFING_ADMIN_TOKEN on the server to enable them",
+            )
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        # Constant-time comparison: the time taken says nothing about the token.
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), token.encode()
+        ):
+            raise ApiError(
+                401,
+                "unauthorized",
+                "send the admin token as 'Authorization: Bearer <BRIEFING_ADMIN_TOKEN>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    @app.post(
+        "/articles",
+        tags=["admin"],
+        status_code=202,
+        responses={**ERRORS, 401: {"model": ErrorResponse}},
+        dependencies=[Depends(require_admin)],
+    )
+    def add_articles(request: Request, body: Any = Body(...)) -> JobOut:  # noqa: B008
+        """Store one article or a batch (``{"articles": [...]}`` or a list), durably, then
+        update the index in the background. Answers once the articles are stored."""
+        records = body.get("articles") if isinstance(body, dict) and "articles" in body else body
+        if isinstance(records, dict):
+            records = [records]
+        if not isinstance(records, list) or not records:
+            raise ApiError(
+                422,
+                "invalid_request",
+                'send an article object, a list of them, or {"articles": [...]}',
+            )
+        if len(records) > MAX_BATCH:
+            raise ApiError(413, "batch_too_large", f"at most {MAX_BATCH} articles per request")
+        articles, problems = [], []
+        for i, record in enumerate(records):
+            try:
+                articles.append(article_from_record(record, where=f"articles[{i}]"))
+            except CorpusError as exc:
+                problems.append(str(exc))
+        ids = [a.id for a in articles]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            problems.append(f"ids repeated in the batch: {repeated}")
+        if problems:
+            # All or nothing: a batch with a bad article stores none of them.
+            raise ApiError(422, "invalid_article", "; ".join(problems), problems)
+        eng: Engine = request.app.state.engine
+        outcomes: list[dict[str, str | None]] = []
+        report = eng.ingest_articles(
+            articles,
+            on_article=lambda outcome, aid: outcomes.append({"id": aid, "outcome": outcome}),
+        )
+        for item in outcomes:
+            item["duplicate_of"] = report.duplicates.get(str(item["id"]))
+        job = request.app.state.jobs.submit("ingest", outcomes)
+        return _job_out(job)
+
+    @app.delete(
+        "/articles/{article_id}",
+        tags=["admin"],
+        status_code=202,
+        responses={**ERRORS, 401: {"model": ErrorResponse}},
+        dependencies=[Depends(require_admin)],
+    )
+    def delete_article(article_id: str, request: Request) -> JobOut:
+        """Withdraw an article: it leaves the store at once and answers once the job is done."""
+        eng: Engine = request.app.state.engine
+        if not eng.withdraw([article_id]):
+            raise ApiError(404, "article_not_found", f"no article with id {article_id!r}")
+        job = request.app.state.jobs.submit(
+            "delete", [{"id": article_id, "outcome": "deleted", "duplicate_of": None}]
+        )
+        return _job_out(job)
+
+    @app.get("/jobs/{job_id}", tags=["admin"], responses=ERRORS)
+    def get_job(job_id: str, request: Request) -> JobOut:
+        """A job's progress and, once done, the index version that includes its changes."""
+        job = request.app.state.jobs.get(job_id)
+        if job is None:
+            raise ApiError(
+                404, "job_not_found", f"no job with id {job_id!r} (jobs are kept in memory)"
+            )
+        return _job_out(job)
+
+    @app.get("/index", tags=["ops"], responses=ERRORS)
+    def index_status(request: Request) -> IndexOut:
+        """The live index version, its counts and build time, and pending jobs."""
+        eng: Engine = request.app.state.engine
+        live = eng.live
+        m = live.index.manifest if live else {}
+        return IndexOut(
+            state=eng.state,
+            version=live.index.version if live else None,
+            published_version=eng.snapshots.current_version(),
+            created_at=m.get("created_at"),
+            kind=m.get("kind"),
+            build_seconds=m.get("build_seconds"),
+            counts=m.get("counts", {}),
+            stored_articles=eng.store.count(),
+            pending_jobs=request.app.state.jobs.pending(),
         )
 
     @app.get("/healthz", tags=["ops"])
@@ -268,9 +411,37 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         article = eng.store.get(article_id)
         if article is None:
             raise ApiError(404, "article_not_found", f"no article with id {article_id!r}")
-        return ArticleOut(**_meta(article), text=article.text)
+        return ArticleOut(
+            **_meta(article),
+            text=article.text,
+            duplicate_of=eng.store.duplicate_of(article_id),
+            duplicates=eng.store.duplicates(article_id),
+        )
 
     return app
+
+
+def _follow(engine: Engine, interval: float, stop: threading.Event) -> None:
+    """Serve each index version another process publishes, without a restart."""
+    while not stop.wait(interval):
+        if engine.live is not None:
+            try:
+                engine.follow_published()
+            except Exception:  # keep following; the live version keeps serving
+                log.exception("could not follow the published index")
+
+
+def _job_out(job: Job) -> JobOut:
+    return JobOut(
+        job_id=job.id,
+        kind=job.kind,
+        state=job.state,
+        articles=[JobArticle(**a) for a in job.articles],  # type: ignore[arg-type]
+        created_at=_utc(job.created_at),
+        finished_at=_utc(job.finished_at) if job.finished_at else None,
+        index_version=job.index_version,
+        error=job.error,
+    )
 
 
 def _no_conversation(conversation_id: str) -> ApiError:

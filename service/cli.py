@@ -49,11 +49,26 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
         help="add or update articles from files or folders, then update the index",
         description="Read articles (.txt, .md, .html, .json, .jsonl; folders recursively), "
-        "store them and update the index. Unchanged articles are skipped; changed ones "
-        "replace their old version. A NAME.meta.json beside a file gives its metadata.",
+        "store them and update the index incrementally (only new text is embedded); a "
+        "running server picks up the new version. Unchanged articles are skipped; changed "
+        "ones replace their old version; near-duplicates of stored articles are recorded "
+        "and only the newest is indexed. A NAME.meta.json beside a file gives its metadata. "
+        "Each line 'added/replaced/unchanged ID' is printed once that article is durably "
+        "stored.",
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--no-index", action="store_true", help="store only; rebuild later")
+
+    p = sub.add_parser(
+        "delete",
+        parents=[common],
+        help="withdraw articles by id, then update the index",
+        description="Delete articles from the store and update the index, so they are no "
+        "longer quoted. If a withdrawn article had near-duplicates, the newest of them "
+        "becomes canonical and is indexed instead. A running server picks up the change.",
+    )
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.add_argument("--no-index", action="store_true", help="delete only; update later")
 
     p = sub.add_parser(
         "rebuild",
@@ -149,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "ask": _ask,
         "serve": _serve,
         "eval": _eval,
+        "delete": _delete,
     }
     try:
         return handlers[args.command](args, settings)
@@ -180,24 +196,25 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
             "no article files found; supported types: " + ", ".join(sorted(SUPPORTED_SUFFIXES))
         )
     engine = _engine(settings)
+
+    def acknowledge(outcome: str, article_id: str) -> None:
+        # Printed only once the article is durably stored: a line here survives a crash.
+        print(f"{outcome:9s} {article_id}", flush=True)
+
     try:
         with tqdm(total=len(files), unit="file", disable=len(files) < 20, file=sys.stderr) as bar:
-            report = engine.ingest(files, on_file=lambda _: bar.update())
-        for label in ("added", "replaced", "unchanged"):
-            for article_id in getattr(report, label):
-                print(f"{label:9s} {article_id}")
+            report = engine.ingest(files, on_file=lambda _: bar.update(), on_article=acknowledge)
         for message in report.failed:
             print(f"failed    {message}", file=sys.stderr)
+        for article_id, canonical in report.duplicates.items():
+            print(f"duplicate {article_id} (of {canonical}; not indexed separately)")
         print(
             f"{len(report.added)} added, {len(report.replaced)} replaced, "
-            f"{len(report.unchanged)} unchanged, {len(report.failed)} failed"
+            f"{len(report.unchanged)} unchanged, {len(report.failed)} failed",
+            flush=True,
         )
         if report.changed and not args.no_index:
-            stats = engine.rebuild(progress=sys.stderr.isatty())
-            print(
-                f"index updated: {stats.sentences} sentences from {stats.articles} articles "
-                f"({stats.embedded} texts embedded) in {stats.seconds:.1f}s"
-            )
+            _print_update(engine.update_index(), engine)
         elif report.changed:
             print("index not updated (--no-index); run `briefing rebuild` to make them answerable")
     finally:
@@ -208,6 +225,35 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return EXIT_PARTIAL
+    return 0
+
+
+def _print_update(stats: Any, engine: Any) -> None:
+    if stats is None:
+        print(f"index is up to date (version {engine.live.index.version})")
+        return
+    print(
+        f"index updated: {stats.sentences} sentences from {stats.articles} articles "
+        f"({stats.embedded} texts embedded) in {stats.seconds:.1f}s; "
+        f"version {engine.live.index.version}",
+        flush=True,
+    )
+
+
+def _delete(args: argparse.Namespace, settings: Settings) -> int:
+    engine = _engine(settings)
+    try:
+        gone = engine.withdraw(args.ids)
+        for article_id in gone:
+            print(f"deleted   {article_id}", flush=True)
+        missing = [a for a in args.ids if a not in gone]
+        if gone and not args.no_index:
+            _print_update(engine.update_index(), engine)
+    finally:
+        engine.close()
+    if missing:
+        print(f"briefing: no such article: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return 0
 
 

@@ -20,10 +20,10 @@ from threadpoolctl import threadpool_limits
 from corpus.article import Article
 from corpus.readers import iter_files, read_path
 from corpus.store import ArticleStore
-from embeddings.build import BuildStats, build_index
+from embeddings.build import BuildStats, build_index, update_index
 from embeddings.cache import VectorCache
 from embeddings.encoder import Encoder
-from embeddings.errors import IndexIntegrityError
+from embeddings.errors import IndexIntegrityError, NoIndexError
 from embeddings.index import SearchIndex
 from embeddings.reranker import Reranker
 from embeddings.snapshots import Snapshots, new_version_id
@@ -52,6 +52,7 @@ class IngestReport:
     replaced: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # messages naming file and problem
+    duplicates: dict[str, str] = field(default_factory=dict)  # id -> canonical id
 
     @property
     def changed(self) -> bool:
@@ -109,6 +110,7 @@ class Engine:
         self.weights = Weights()
         self._models_lock = threading.Lock()
         self._live: Live | None = None
+        self._swap_lock = threading.Lock()
         # numpy's BLAS and FAISS's OpenMP would each start threads per query and fight
         # torch for the cores; one query is small enough for one thread.
         threadpool_limits(1, user_api="blas")
@@ -142,9 +144,16 @@ class Engine:
         self.store.close()
 
     def ingest(
-        self, paths: Iterable[Path], *, on_file: Callable[[Path], None] | None = None
+        self,
+        paths: Iterable[Path],
+        *,
+        on_file: Callable[[Path], None] | None = None,
+        on_article: Callable[[str, str], None] | None = None,
     ) -> IngestReport:
-        """Read and store the articles under ``paths`` (one writer at a time)."""
+        """Read and store the articles under ``paths`` (one writer at a time).
+
+        ``on_article(outcome, id)`` is called once each article is durably stored.
+        """
         report = IngestReport()
         files = list(iter_files(paths))
         with self.data.writer_lock():
@@ -155,7 +164,7 @@ class Engine:
                     report.failed.append(str(exc))
                     articles = []
                 for article in articles:
-                    self._record(report, article)
+                    self._record(report, article, on_article)
                 if on_file:
                     on_file(path)
         log.info(
@@ -167,30 +176,44 @@ class Engine:
         )
         return report
 
-    def ingest_articles(self, articles: Iterable[Article]) -> IngestReport:
+    def ingest_articles(
+        self,
+        articles: Iterable[Article],
+        *,
+        on_article: Callable[[str, str], None] | None = None,
+    ) -> IngestReport:
         """Store already-parsed articles."""
         report = IngestReport()
         with self.data.writer_lock():
             for article in articles:
-                self._record(report, article)
+                self._record(report, article, on_article)
         return report
 
-    def _record(self, report: IngestReport, article: Article) -> None:
+    def withdraw(self, article_ids: Iterable[str]) -> list[str]:
+        """Delete articles from the store; return the ids that were there."""
+        with self.data.writer_lock():
+            return [a for a in article_ids if self.store.delete(a)]
+
+    def _record(
+        self,
+        report: IngestReport,
+        article: Article,
+        on_article: Callable[[str, str], None] | None,
+    ) -> None:
         outcome = self.store.upsert(article)
         getattr(report, outcome).append(article.id)
+        if outcome != "unchanged":
+            canonical = self.store.duplicate_of(article.id)
+            if canonical is not None:
+                report.duplicates[article.id] = canonical
+        if on_article:
+            on_article(outcome, article.id)
 
     def rebuild(self, *, progress: bool = False) -> BuildStats:
-        """Build a new index version from the store, publish it and make it live."""
+        """Build a new index version from the whole store, publish it and make it live."""
         with self.data.writer_lock():
             self.snapshots.clean()
-            index, stats = build_index(
-                self.store.iter_stored(),
-                self.encoder,
-                VectorCache(self.data.cache_path),
-                version=new_version_id(),
-                corpus_digest=self.store.state_digest(),
-                progress=progress,
-            )
+            index, stats = self._build_full(progress)
             self.snapshots.publish(index)
             self.snapshots.clean()
         self._swap(index)
@@ -202,6 +225,98 @@ class Engine:
             stats.seconds,
         )
         return stats
+
+    def _build_full(self, progress: bool = False) -> tuple[SearchIndex, BuildStats]:
+        return build_index(
+            self.store.iter_stored(),
+            self.encoder,
+            VectorCache(self.data.cache_path),
+            version=new_version_id(),
+            corpus_digest=self.store.state_digest(),
+            progress=progress,
+        )
+
+    def update_index(self) -> BuildStats | None:
+        """Bring the index up to date with the store, incrementally; None if it already is.
+
+        The new version starts from the newest published one (which another process may
+        have written), drops the articles withdrawn, replaced or now duplicates, and adds
+        the new and changed ones, embedding only their text. It is published beside the
+        live version and swapped in atomically; readers never see it half-built.
+        """
+        with self.data.writer_lock():
+            self.snapshots.clean()
+            base = self._published_base()
+            digest = self.store.state_digest()
+            if base is not None and base.manifest.get("corpus_digest") == digest:
+                if self._live is None or self._live.index.version != base.version:
+                    self._swap(base)
+                return None
+            if base is None or base.model_id != self.encoder.model_id:
+                index, stats = self._build_full()
+            else:
+                wanted = self.store.fingerprints()
+                have = {a.id: a.content_hash for a in base.articles}
+                removed = [a for a, h in have.items() if wanted.get(a) != h]
+                added = [a for a, h in wanted.items() if have.get(a) != h]
+                if not wanted:
+                    raise NoIndexError("every article was withdrawn; nothing is left to index")
+                index, stats = update_index(
+                    base,
+                    self.store.iter_stored(added),
+                    removed,
+                    self.encoder,
+                    VectorCache(self.data.cache_path),
+                    version=new_version_id(),
+                    corpus_digest=digest,
+                )
+            self.snapshots.publish(index)
+            self.snapshots.clean()
+        self._swap(index)
+        log.info(
+            "index %s: %d sentences (%d texts embedded) in %.2fs",
+            index.version,
+            stats.sentences,
+            stats.embedded,
+            stats.seconds,
+        )
+        return stats
+
+    def _published_base(self) -> SearchIndex | None:
+        """The newest published version: the live one if it is, else loaded and verified."""
+        current = self.snapshots.current_version()
+        if current is None:
+            return None
+        live = self._live
+        if live is not None and live.index.version == current:
+            return live.index
+        try:
+            return self.snapshots.load(current)
+        except IndexIntegrityError as exc:
+            log.error("refusing index %s: %s; building a full one", current, exc)
+            return None
+
+    def follow_published(self) -> bool:
+        """Make the newest published version live if it is not (another process wrote it).
+
+        Returns whether a new version went live. A version that fails verification is
+        refused and the live one keeps serving.
+        """
+        current = self.snapshots.current_version()
+        live = self._live
+        if current is None or (live is not None and live.index.version == current):
+            return False
+        try:
+            index = self.snapshots.load(current)
+        except (IndexIntegrityError, NoIndexError) as exc:
+            log.error("not switching to index %s: %s", current, exc)
+            return False
+        if index.model_id != self.encoder.model_id:
+            log.error("not switching to index %s: built with another model", current)
+            return False
+        self._swap(index)
+        log.info("now serving index %s", current)
+        return True
 
     def index_is_stale(self) -> bool:
         """Whether the live (or saved) index misses changes in the store."""
@@ -226,13 +341,22 @@ class Engine:
         if weights is not None:
             self.weights = weights
             if self._live is not None:
-                self._swap(self._live.index)
+                self._swap(self._live.index, force=True)
         if rerank is not None:
             self.use_reranker = rerank
 
-    def _swap(self, index: SearchIndex) -> None:
+    def _swap(self, index: SearchIndex, *, force: bool = False) -> None:
+        """Make ``index`` live in one assignment: a request holds either version, whole.
+
+        Versions only move forward (their ids sort by creation time), so a slow load of
+        an older version can never replace a newer one.
+        """
         detailed = max(16, self.rerank_policy.depth)
-        self._live = Live(index, Retriever(index, self.weights, detailed=detailed))
+        live = Live(index, Retriever(index, self.weights, detailed=detailed))
+        with self._swap_lock:
+            current = self._live
+            if force or current is None or index.version >= current.index.version:
+                self._live = live
 
     def bootstrap(self, corpus_dir: Path | None) -> None:
         """Get ready to serve: ingest the default corpus into an empty store, load or build."""
@@ -247,7 +371,7 @@ class Engine:
                 except IndexIntegrityError as exc:
                     log.error("refusing the saved index: %s; rebuilding", exc)
             if self.index_is_stale():
-                self.rebuild()
+                self.update_index()
             self.state = "ready"
             log.info("ready in %.1fs", time.perf_counter() - started)
         except Exception as exc:

@@ -123,6 +123,47 @@ class ArticleOut(ArticleSummary):
     """A stored article; quote offsets point into ``text``."""
 
     text: str
+    duplicate_of: str | None = Field(
+        None, description="The canonical article this one near-duplicates (it is not indexed)"
+    )
+    duplicates: list[str] = Field([], description="Articles recorded as near-duplicates of this")
+
+
+class JobArticle(BaseModel):
+    """What a job did to one article."""
+
+    id: str
+    outcome: str = Field(description="added, replaced, unchanged or deleted")
+    duplicate_of: str | None = None
+
+
+class JobOut(BaseModel):
+    """An index job: its articles are stored; ``state`` says whether the index has them."""
+
+    job_id: str
+    kind: str
+    state: str = Field(description="queued, indexing, done or failed")
+    articles: list[JobArticle]
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    index_version: str | None = Field(description="The first index version with the changes")
+    error: str | None
+
+
+class IndexOut(BaseModel):
+    """The live index and what is waiting to join it."""
+
+    state: str
+    version: str | None
+    published_version: str | None = Field(
+        description="Newest version on disk; the server switches to it within a second"
+    )
+    created_at: str | None
+    kind: str | None = Field(description="full or incremental")
+    build_seconds: float | None
+    counts: dict[str, int]
+    stored_articles: int
+    pending_jobs: int
 
 
 class ArticlePage(BaseModel):

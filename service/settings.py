@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     # Origins (scheme://host[:port]) whose pages may call the API from a browser, comma
     # separated; empty means only the service's own origin (the demo page at /).
     cors_origins: str = ""
+    # Bearer token of the admin routes (POST/DELETE /articles); they are off when unset.
+    admin_token: str | None = None
+    # How often a running server checks for an index version published by another process.
+    reload_interval_s: float = 1.0
 
     @field_validator("cors_origins")
     @classmethod
@@ -43,6 +47,13 @@ class Settings(BaseSettings):
                     f"cors_origins: {origin!r} is not an origin like https://news.example"
                 )
         return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _token_is_long_enough(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < 16:
+            raise ValueError("admin_token must be at least 16 characters")
+        return value or None
 
     def allowed_origins(self) -> list[str]:
         """The CORS allow-list: the configured origins, else the service's own."""

@@ -1,0 +1,68 @@
+"""Near-duplicate detection: MinHash signatures over word shingles, with LSH bands.
+
+The same wire story republished with a new headline or one paragraph changed shares most
+of its four-word shingles with the original. Each article's text (not its title) gets a
+128-value MinHash signature; the share of equal values estimates the Jaccard similarity of
+the two shingle sets. Signatures are cut into 32 bands of 4 values; articles sharing a
+band's values are candidates, confirmed when the estimate reaches ``THRESHOLD``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+
+PERMUTATIONS = 128
+BANDS = 32
+ROWS = PERMUTATIONS // BANDS
+SHINGLE = 4
+# Estimated Jaccard similarity from which two texts count as the same story.
+THRESHOLD = 0.7
+# Below this many shingles a text is too short to call anything its duplicate.
+MIN_SHINGLES = 12
+
+_PRIME = (1 << 31) - 1
+_rng = np.random.default_rng(20261126)  # fixed: signatures must be comparable forever
+_A = _rng.integers(1, _PRIME, size=PERMUTATIONS, dtype=np.int64)
+_B = _rng.integers(0, _PRIME, size=PERMUTATIONS, dtype=np.int64)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def shingles(text: str) -> set[str]:
+    """Overlapping four-word sequences of the lower-cased words of ``text``."""
+    words = _WORD.findall(text.casefold())
+    return {" ".join(words[i : i + SHINGLE]) for i in range(max(0, len(words) - SHINGLE + 1))}
+
+
+def signature(text: str) -> np.ndarray | None:
+    """The MinHash signature of ``text`` (uint32 × 128), or None if it is too short."""
+    grams = shingles(text)
+    if len(grams) < MIN_SHINGLES:
+        return None
+    hashes = np.fromiter(
+        (
+            int.from_bytes(hashlib.blake2b(g.encode(), digest_size=4).digest(), "little")
+            for g in grams
+        ),
+        dtype=np.int64,
+        count=len(grams),
+    )
+    # (a·x + b) mod p for every permutation and shingle; a, x < 2^32 keeps it within int64.
+    permuted = (np.outer(_A, hashes) + _B[:, None]) % _PRIME
+    return permuted.min(axis=1).astype(np.uint32)
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Estimated Jaccard similarity of the texts behind two signatures."""
+    return float(np.mean(a == b))
+
+
+def band_keys(sig: np.ndarray) -> list[int]:
+    """One 63-bit key per band: articles sharing a key are near-duplicate candidates."""
+    keys = []
+    for band in range(BANDS):
+        chunk = sig[band * ROWS : (band + 1) * ROWS].tobytes()
+        keys.append(int.from_bytes(hashlib.blake2b(chunk, digest_size=8).digest(), "little") >> 1)
+    return keys
