@@ -71,6 +71,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-index", action="store_true", help="delete only; update later")
 
     p = sub.add_parser(
+        "watch",
+        parents=[common],
+        help="ingest new and changed files and RSS/Atom feed entries as they appear",
+        description="Poll folders (and feeds) and ingest what is new or changed, updating "
+        "the index incrementally after each pass; a running server picks up each new "
+        "version. What was done is remembered in the data directory, so a restart resumes "
+        "without reading again what was already stored. Stop with Ctrl-C.",
+    )
+    p.add_argument("folders", nargs="*", type=Path, metavar="DIR")
+    p.add_argument("--feed", action="append", default=[], metavar="URL", help="RSS/Atom feed")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between folder scans")
+    p.add_argument(
+        "--feed-interval", type=float, default=300.0, help="seconds between feed fetches"
+    )
+    p.add_argument("--once", action="store_true", help="one pass, then exit")
+
+    p = sub.add_parser(
         "rebuild",
         parents=[common],
         help="build a new index version from all stored articles",
@@ -165,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         "serve": _serve,
         "eval": _eval,
         "delete": _delete,
+        "watch": _watch,
     }
     try:
         return handlers[args.command](args, settings)
@@ -254,6 +272,45 @@ def _delete(args: argparse.Namespace, settings: Settings) -> int:
     if missing:
         print(f"briefing: no such article: {', '.join(missing)}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    return 0
+
+
+def _watch(args: argparse.Namespace, settings: Settings) -> int:
+    import threading
+
+    from service.watch import Event, Watcher
+
+    if not args.folders and not args.feed:
+        raise CliError("give at least one folder or --feed URL to watch")
+    missing = [str(p) for p in args.folders if not p.is_dir()]
+    if missing:
+        raise CliError(f"not a folder: {', '.join(missing)}")
+    bad = [u for u in args.feed if not u.startswith(("http://", "https://"))]
+    if bad:
+        raise CliError(f"feeds must be http(s) URLs: {', '.join(bad)}")
+    if args.interval <= 0 or args.feed_interval <= 0:
+        raise CliError("--interval and --feed-interval must be positive")
+
+    def show(event: Event) -> None:
+        if event.kind == "failed":
+            print(f"failed    {event.where}: {event.subject}", file=sys.stderr, flush=True)
+        elif event.kind == "indexed":
+            print(f"indexed   {event.subject} ({event.where})", flush=True)
+        else:
+            print(f"{event.kind:9s} {event.subject} ({event.where})", flush=True)
+
+    engine = _engine(settings)
+    watcher = Watcher(engine, args.folders, args.feed, on_event=show)
+    try:
+        if args.once:
+            watcher.run_once()
+            return 0
+        where = ", ".join([str(f) for f in args.folders] + args.feed)
+        print(f"watching {where}; Ctrl-C to stop", file=sys.stderr, flush=True)
+        watcher.run(args.interval, args.feed_interval, threading.Event())
+    finally:
+        watcher.close()
+        engine.close()
     return 0
 
 
