@@ -145,6 +145,8 @@ class Snapshots:
             for junk in self.building.iterdir():
                 log.warning("removing unfinished index build %s", junk.name)
                 shutil.rmtree(junk, ignore_errors=True)
+        for junk in self.root.glob(f"{POINTER}.*.tmp"):  # a pointer never moved into place
+            junk.unlink(missing_ok=True)
         live = self.current_version()
         if self.versions.exists():
             old = sorted(p for p in self.versions.iterdir() if p.name != live)

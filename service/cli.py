@@ -231,7 +231,9 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
             f"{len(report.unchanged)} unchanged, {len(report.failed)} failed",
             flush=True,
         )
-        if report.changed and not args.no_index:
+        if not args.no_index:
+            # Also when nothing changed now: an earlier run may have stored articles and
+            # died before indexing them.
             _print_update(engine.update_index(), engine)
         elif report.changed:
             print("index not updated (--no-index); run `briefing rebuild` to make them answerable")

@@ -1,0 +1,258 @@
+"""Live index updates: a running server follows other processes, swaps atomically under
+load, and nothing acknowledged is lost when the ingesting process is killed (SIGKILL)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from corpus.defaults import DEFAULT_CORPUS_DIR
+from corpus.store import ArticleStore
+from embeddings.encoder import Encoder
+from embeddings.index import SearchIndex
+from embeddings.reranker import Reranker
+from embeddings.snapshots import POINTER, Snapshots
+from service.engine import Engine
+from service.settings import Settings
+from tests.service.test_cli import BRIEFING, ROOT, run
+
+TOKEN = "live-updates-token-0123456789"
+WORDS = [
+    *[
+        "river",
+        "harbour",
+        "council",
+        "budget",
+        "festival",
+        "bridge",
+        "school",
+        "museum",
+        "railway",
+        "election",
+    ],
+    *[
+        "tunnel",
+        "library",
+        "stadium",
+        "hospital",
+        "market",
+        "factory",
+        "airport",
+        "garden",
+        "theatre",
+    ],
+    *[
+        "orchestra",
+        "vineyard",
+        "glacier",
+        "volcano",
+        "canal",
+        "lighthouse",
+        "observatory",
+        "monastery",
+    ],
+    *["castle", "brewery", "ferry"],
+]
+
+
+def _article(n: int, rng: random.Random) -> dict[str, str]:
+    """A distinct small article: its own words, so no two are near-duplicates."""
+    sentences = [
+        " ".join(rng.choice(WORDS) for _ in range(12)).capitalize() + f" number {n}-{k}."
+        for k in range(4)
+    ]
+    return {"id": f"story-{n}", "title": f"Story {n}", "text": " ".join(sentences)}
+
+
+def _engine(path: Path, encoder: Encoder, reranker: Reranker, **extra: object) -> Engine:
+    settings = Settings(data_dir=path, admin_token=TOKEN, reload_interval_s=0.2, **extra)
+    return Engine(settings, encoder=encoder, reranker=reranker)
+
+
+def test_a_running_server_serves_what_another_process_ingests(
+    tmp_path: Path, encoder: Encoder, reranker: Reranker, serve: Callable[..., httpx.Client]
+) -> None:
+    engine = _engine(tmp_path / "data", encoder, reranker)
+    engine.bootstrap(DEFAULT_CORPUS_DIR)
+    http = serve(engine, engine.settings)
+    before = http.get("/index").json()["version"]
+    folder = tmp_path / "new"
+    folder.mkdir()
+    (folder / "harbour.json").write_text(
+        json.dumps(
+            {
+                "id": "harbour",
+                "title": "Harbour reopens",
+                "text": "The northern harbour reopened on Monday. "
+                "The repairs cost 4.2 million euros, the port authority said.",
+            }
+        )
+    )
+    r = run("ingest", str(folder), data_dir=tmp_path / "data")
+    assert r.returncode == 0, r.stderr
+    assert "index updated" in r.stdout
+    deadline = time.monotonic() + 20
+    while http.get("/index").json()["version"] == before:
+        assert time.monotonic() < deadline, "the server did not pick up the new version"
+        time.sleep(0.1)
+    body = http.post("/ask", json={"question": "How much did the harbour repairs cost?"}).json()
+    assert body["answered"] and body["quotes"][0]["article_id"] == "harbour"
+    assert body["index_version"] != before
+    engine.close()
+
+
+def test_ask_never_fails_and_each_answer_is_from_exactly_one_version(
+    tmp_path: Path, encoder: Encoder, reranker: Reranker, serve: Callable[..., httpx.Client]
+) -> None:
+    engine = _engine(tmp_path / "data", encoder, reranker)
+    engine.bootstrap(DEFAULT_CORPUS_DIR)
+    live = engine.live
+    assert live is not None
+    # Instrumentation, not a mock: remember which articles each published version holds.
+    versions: dict[str, set[str]] = {live.index.version: {a.id for a in live.index.articles}}
+    publish = engine.snapshots.publish
+
+    def recording_publish(index: SearchIndex) -> Path:
+        versions[index.version] = {a.id for a in index.articles}
+        return publish(index)
+
+    engine.snapshots.publish = recording_publish  # type: ignore[method-assign]
+    http = serve(engine, engine.settings)
+    rng = random.Random(7)
+    new = [_article(n, rng) for n in range(6)]
+    questions = [
+        "Is the regime fighting ISIS in Deir e-Zor?",
+        "Who is Wisam al-Arab?",
+        *(a["text"].split(" number")[0] + "?" for a in new),
+    ]
+    stop = threading.Event()
+    results: list[tuple[int, dict]] = []
+    lock = threading.Lock()
+
+    def hammer(seed: int) -> None:
+        client = httpx.Client(base_url=str(http.base_url), timeout=60)
+        r = random.Random(seed)
+        while not stop.is_set():
+            resp = client.post("/ask", json={"question": r.choice(questions)})
+            with lock:
+                results.append((resp.status_code, resp.json()))
+        client.close()
+
+    threads = [threading.Thread(target=hammer, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    jobs = []
+    for n, article in enumerate(new):
+        r = http.post("/articles", json=article, headers=headers)
+        assert r.status_code == 202, r.text
+        jobs.append(r.json()["job_id"])
+        if n % 2 == 1:
+            engine.rebuild()  # a full rebuild, three times, while readers keep asking
+        time.sleep(0.2)
+    deadline = time.monotonic() + 60
+    while any(http.get(f"/jobs/{j}").json()["state"] != "done" for j in jobs):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(0.5)
+    stop.set()
+    for t in threads:
+        t.join()
+
+    failures = [(s, b) for s, b in results if s != 200]
+    assert not failures, failures[:3]
+    seen_versions = {b["index_version"] for _, b in results}
+    assert len(seen_versions) >= 3, "the readers should have crossed several versions"
+    texts = {a["id"]: a["text"] for a in new}
+    seed_text = engine.store.get("2014-06-23-isis-deir-ez-zor")
+    assert seed_text is not None
+    texts[seed_text.id] = seed_text.text
+    for _, body in results:
+        version = body["index_version"]
+        assert version in versions, f"answered from an unknown version {version}"
+        for citation in body["citations"]:
+            assert citation["article_id"] in versions[version]
+        for q in body["quotes"]:
+            assert texts[q["article_id"]][q["start"] : q["end"]] == q["text"]
+    engine.close()
+
+
+@pytest.mark.slow
+def test_killing_the_ingest_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    seed = int.from_bytes(os.urandom(4), "little")
+    rng = random.Random(seed)
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    articles = [_article(n, rng) for n in range(60)]
+    for a in articles:
+        (folder / f"{a['id']}.json").write_text(json.dumps(a))
+    data = tmp_path / "data"
+    env = dict(os.environ, BRIEFING_DATA_DIR=str(data), BRIEFING_LOG_LEVEL="warning")
+    acknowledged: set[str] = set()
+    kills = 0
+    for attempt in range(8):
+        if attempt % 3 == 2:
+            # Change some articles, so later runs replace and re-index, not only skip.
+            for a in rng.sample(articles, 5):
+                a["text"] += f" Updated in run {attempt}."
+                (folder / f"{a['id']}.json").write_text(json.dumps(a))
+        proc = subprocess.Popen(
+            [*BRIEFING, "ingest", str(folder)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+        lines: list[str] = []
+
+        def read(p: subprocess.Popen[str] = proc, out: list[str] = lines) -> None:
+            out.extend(p.stdout or [])
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        time.sleep(rng.uniform(2.0, 9.0))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        reader.join()
+        acknowledged |= {
+            line.split()[1]
+            for line in lines
+            if line.split() and line.split()[0] in ("added", "replaced", "unchanged")
+        }
+        # Every acknowledged article is stored, whatever moment the process died at.
+        store = ArticleStore(data / "articles.sqlite3")
+        missing = [a for a in acknowledged if store.get(a) is None]
+        store.close()
+        assert not missing, f"seed {seed}, attempt {attempt}: lost {missing}"
+        # Whatever CURRENT names is a complete version that passes verification.
+        snapshots = Snapshots(data / "index")
+        if snapshots.current_version() is not None:
+            snapshots.load_current()
+    assert kills >= 3, f"seed {seed}: too few runs were killed mid-way ({kills})"
+
+    # A clean run finishes the job: everything stored, the index complete, junk gone.
+    r = run("ingest", str(folder), data_dir=data, timeout=300)
+    assert r.returncode == 0, r.stderr
+    store = ArticleStore(data / "articles.sqlite3")
+    for a in articles:
+        stored = store.get(a["id"])
+        assert stored is not None and stored.text == a["text"], f"seed {seed}: {a['id']}"
+    store.close()
+    snapshots = Snapshots(data / "index")
+    index = snapshots.load_current()
+    assert {x.id for x in index.articles} == {a["id"] for a in articles}
+    assert not any(snapshots.building.iterdir()) if snapshots.building.exists() else True
+    assert not list((data / "index").glob(f"{POINTER}.*.tmp"))
