@@ -88,8 +88,15 @@ class SparseIndex:
             cols.extend(counts)
             vals.extend(counts.values())
         width = len(vocab)
-        kept = self.counts[keep] if keep.size else sp.csr_matrix((0, width), dtype=np.int32)
-        kept = sp.csr_matrix(kept, shape=(kept.shape[0], width), dtype=np.int32)
+        if keep.size == self.size and np.array_equal(keep, np.arange(self.size)):
+            kept = self.counts  # only additions: the rows stay as they are
+        elif keep.size:
+            kept = self.counts[keep]
+        else:
+            kept = sp.csr_matrix((0, width), dtype=np.int32)
+        kept = sp.csr_matrix(
+            (kept.data, kept.indices, kept.indptr), shape=(kept.shape[0], width), dtype=np.int32
+        )
         new = sp.csr_matrix(
             (np.array(vals, dtype=np.int32), (np.array(rows), np.array(cols))),
             shape=(len(texts), width),
