@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from corpus.article import Article
 from corpus.defaults import DEFAULT_CORPUS_DIR
 from corpus.store import ArticleStore
 from embeddings.encoder import Encoder
@@ -256,3 +257,26 @@ def test_killing_the_ingest_loses_nothing_acknowledged(tmp_path: Path) -> None:
     assert {x.id for x in index.articles} == {a["id"] for a in articles}
     assert not any(snapshots.building.iterdir()) if snapshots.building.exists() else True
     assert not list((data / "index").glob(f"{POINTER}.*.tmp"))
+
+
+def test_a_server_refuses_a_tampered_new_version_and_keeps_serving(
+    tmp_path: Path, encoder: Encoder, reranker: Reranker
+) -> None:
+    writer = _engine(tmp_path / "data", encoder, reranker)
+    writer.bootstrap(DEFAULT_CORPUS_DIR)
+    reader = _engine(tmp_path / "data", encoder, reranker)
+    reader.load_live()
+    serving = reader.live
+    assert serving is not None
+    writer.ingest_articles([Article("harbour", "Harbour", "The harbour reopened on Monday.")])
+    assert writer.update_index() is not None
+    published = writer.snapshots.current_version()
+    assert published is not None and published != serving.index.version
+    # Corrupt the new version after publication: its checksums no longer match.
+    sentences = writer.snapshots.versions / published / "sentences.json"
+    sentences.write_text(sentences.read_text().replace("Monday", "Friday"))
+    assert reader.follow_published() is False
+    assert reader.live is serving
+    assert reader.ask("Is the regime fighting ISIS?").index_version == serving.index.version
+    writer.close()
+    reader.close()
