@@ -12,7 +12,7 @@ from typing import Any
 
 from corpus.errors import CorpusError
 from corpus.readers import SUPPORTED_SUFFIXES, iter_files
-from embeddings.errors import EmbeddingsError
+from embeddings.errors import EmbeddingsError, NoIndexError
 from service.settings import Settings
 
 EXIT_BAD_INPUT = 2
@@ -268,7 +268,11 @@ def _delete(args: argparse.Namespace, settings: Settings) -> int:
             print(f"deleted   {article_id}", flush=True)
         missing = [a for a in args.ids if a not in gone]
         if gone and not args.no_index:
-            _print_update(engine.update_index(), engine)
+            try:
+                _print_update(engine.update_index(), engine)
+            except NoIndexError:
+                # The last version stays live; it quotes nothing from withdrawn articles.
+                print("briefing: no articles are left to index", file=sys.stderr)
     finally:
         engine.close()
     if missing:

@@ -27,7 +27,10 @@ def run(*args: str, data_dir: Path, timeout: float = 180) -> subprocess.Complete
     )
 
 
-@pytest.mark.parametrize("command", [[], ["ingest"], ["rebuild"], ["ask"], ["serve"]])
+@pytest.mark.parametrize(
+    "command",
+    [[], ["ingest"], ["rebuild"], ["ask"], ["serve"], ["eval"], ["delete"], ["watch"]],
+)
 def test_help(command: list[str], tmp_path: Path) -> None:
     r = run(*command, "--help", data_dir=tmp_path)
     assert r.returncode == 0, r.stderr
@@ -129,3 +132,21 @@ def test_serve_builds_the_default_corpus_and_answers_over_http(tmp_path: Path) -
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_delete_withdraws_articles_and_updates_the_index(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "harbour.json").write_text(
+        json.dumps({"id": "harbour", "title": "Harbour", "text": "The harbour reopened."})
+    )
+    assert run("ingest", str(DEFAULT_CORPUS_DIR), str(extra), data_dir=data).returncode == 0
+    r = run("delete", "harbour", "nope", data_dir=data)
+    assert r.returncode == 2
+    assert "deleted   harbour" in r.stdout and "index updated" in r.stdout
+    assert "no such article: nope" in r.stderr
+    r = run("ask", "When did the harbour reopen?", "--json", data_dir=data)
+    assert all(q["article_id"] != "harbour" for q in json.loads(r.stdout)["quotes"])
+    r = run("delete", "2014-06-23-isis-deir-ez-zor", data_dir=data)
+    assert r.returncode == 0 and "no articles are left to index" in r.stderr
