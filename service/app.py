@@ -282,7 +282,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         job = request.app.state.jobs.get(job_id)
         if job is None:
             raise ApiError(
-                404, "job_not_found", f"no job with id {job_id!r} (jobs are kept in memory)"
+                404, "job_not_found", f"no job with id {job_id!r} (the newest 1,000 jobs are kept)"
             )
         return _job_out(job)
 

@@ -3,24 +3,35 @@
 ``POST /articles`` and ``DELETE /articles/{id}`` change the store synchronously (so the 202
 answer means the change is durable) and queue a job; one worker thread brings the index up
 to date for every job queued so far (several jobs share one incremental update) and records
-the index version that includes them. Jobs live in memory; the newest ``keep`` are kept.
+the index version that includes them. Jobs are kept in ``jobs.sqlite3`` (the newest
+``keep``), so their ids stay valid across restarts; jobs a stopped server left unfinished
+are run again when it starts.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
+import sqlite3
 import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
 
 from service.engine import Engine
 
 log = logging.getLogger(__name__)
 
 JobState = Literal["queued", "indexing", "done", "failed"]
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT UNIQUE NOT NULL,
+    body TEXT NOT NULL
+);
+"""
 
 
 @dataclass
@@ -39,15 +50,24 @@ class Job:
 
 
 class JobQueue:
-    """Queued index jobs and the worker thread that runs them."""
+    """Queued index jobs, kept in SQLite, and the worker thread that runs them."""
 
-    def __init__(self, engine: Engine, keep: int = 1000) -> None:
+    def __init__(self, engine: Engine, path: Path | None = None, keep: int = 1000) -> None:
         self.engine = engine
         self.keep = keep
-        self._jobs: OrderedDict[str, Job] = OrderedDict()
-        self._pending: list[Job] = []
+        path = path or engine.data.root / "jobs.sqlite3"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
         self._wake = threading.Condition()
         self._stopping = False
+        self._running = 0  # jobs in the update under way
+        # Jobs a stopped server left unfinished: their changes are stored, so run again.
+        self._pending: list[Job] = [j for j in self._all() if j.state in ("queued", "indexing")]
+        for job in self._pending:
+            job.state = "queued"
         self._thread = threading.Thread(target=self._run, name="index-jobs", daemon=True)
         self._thread.start()
 
@@ -57,29 +77,43 @@ class JobQueue:
         """Queue a job for changes already made to the store."""
         job = Job(secrets.token_urlsafe(12), kind, articles)
         with self._wake:
-            self._jobs[job.id] = job
-            while len(self._jobs) > self.keep:
-                self._jobs.popitem(last=False)
+            self._db.execute(
+                "INSERT INTO jobs (id, body) VALUES (?, ?)", (job.id, json.dumps(asdict(job)))
+            )
+            self._db.execute(
+                "DELETE FROM jobs WHERE seq <= (SELECT MAX(seq) FROM jobs) - ?", (self.keep,)
+            )
             self._pending.append(job)
             self._wake.notify()
         return job
 
     def get(self, job_id: str) -> Job | None:
-        """A job by id (None if unknown or forgotten)."""
+        """A job by id (None if unknown or long forgotten)."""
         with self._wake:
-            return self._jobs.get(job_id)
+            row = self._db.execute("SELECT body FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _job(row[0]) if row else None
 
     def pending(self) -> int:
         """Jobs whose changes are not yet in the live index."""
         with self._wake:
-            return sum(j.state in ("queued", "indexing") for j in self._jobs.values())
+            return len(self._pending) + self._running
 
     def stop(self) -> None:
-        """Finish the jobs queued so far, then stop the worker."""
+        """Finish the jobs queued so far, then stop the worker and close the file."""
         with self._wake:
             self._stopping = True
             self._wake.notify()
         self._thread.join(timeout=60)
+        with self._wake:
+            self._db.close()
+
+    def _all(self) -> list[Job]:
+        return [_job(r[0]) for r in self._db.execute("SELECT body FROM jobs ORDER BY seq")]
+
+    def _save(self, jobs: list[Job]) -> None:
+        self._db.executemany(
+            "UPDATE jobs SET body = ? WHERE id = ?", [(json.dumps(asdict(j)), j.id) for j in jobs]
+        )
 
     def _run(self) -> None:
         while True:
@@ -89,9 +123,11 @@ class JobQueue:
                 if not self._pending:
                     return
                 batch, self._pending = self._pending, []
+                self._running = len(batch)
                 now = time.time()
                 for job in batch:
                     job.state, job.started_at = "indexing", now
+                self._save(batch)
             try:
                 self.engine.update_index()
                 live = self.engine.live
@@ -106,3 +142,10 @@ class JobQueue:
                 for job in batch:
                     job.state, job.index_version, job.error = state, version, error
                     job.finished_at = now
+                self._save(batch)
+                self._running = 0
+
+
+def _job(body: str) -> Job:
+    data: dict[str, Any] = json.loads(body)
+    return Job(**{f.name: data[f.name] for f in fields(Job)})

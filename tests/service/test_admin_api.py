@@ -3,16 +3,21 @@ near-duplicates, and GET /index."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from corpus.defaults import DEFAULT_CORPUS_DIR
+from corpus.readers import article_from_record
 from embeddings.encoder import Encoder
 from embeddings.reranker import Reranker
 from service.engine import Engine
+from service.jobs import JobQueue
 from service.settings import Settings
 from tests.corpus.test_dedup import REWRITE, WIRE
 
@@ -172,3 +177,32 @@ def test_near_duplicates_are_cited_once(admin: tuple[httpx.Client, Engine]) -> N
     assert body["answered"]
     cited = {c["article_id"] for c in body["citations"]}
     assert "floods-update" in cited and "floods-wire" not in cited
+
+
+def test_jobs_survive_a_restart_and_unfinished_ones_run_again(
+    tmp_path: Path, encoder: Encoder, reranker: Reranker
+) -> None:
+    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=encoder, reranker=reranker)
+    engine.bootstrap(DEFAULT_CORPUS_DIR)
+    queue = JobQueue(engine)
+    engine.ingest_articles([article_from_record(HARBOUR)])
+    job = queue.submit("ingest", [{"id": "harbour-2024", "outcome": "added", "duplicate_of": None}])
+    queue.stop()  # finishes what was queued
+    done = JobQueue(engine).get(job.id)
+    assert done is not None and done.state == "done" and done.index_version
+    # A job left "indexing" by a server that died is run again by the next one.
+    path = engine.data.root / "jobs.sqlite3"
+    db = sqlite3.connect(path)
+    body = json.loads(db.execute("SELECT body FROM jobs").fetchone()[0])
+    body.update(state="indexing", index_version=None)
+    db.execute("UPDATE jobs SET body = ?", (json.dumps(body),))
+    db.commit()
+    db.close()
+    again = JobQueue(engine)
+    deadline = time.monotonic() + 30
+    while (j := again.get(job.id)) is None or j.state != "done":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert j.index_version
+    again.stop()
+    engine.close()
