@@ -198,36 +198,72 @@ def test_killing_the_ingest_loses_nothing_acknowledged(tmp_path: Path) -> None:
     for a in articles:
         (folder / f"{a['id']}.json").write_text(json.dumps(a))
     data = tmp_path / "data"
-    env = dict(os.environ, BRIEFING_DATA_DIR=str(data), BRIEFING_LOG_LEVEL="warning")
+    env = dict(os.environ, BRIEFING_DATA_DIR=str(data), BRIEFING_LOG_LEVEL="info")
     acknowledged: set[str] = set()
     kills = 0
-    for attempt in range(8):
-        if attempt % 3 == 2:
-            # Change some articles, so later runs replace and re-index, not only skip.
-            for a in rng.sample(articles, 5):
-                a["text"] += f" Updated in run {attempt}."
-                (folder / f"{a['id']}.json").write_text(json.dumps(a))
+    # Kill moments rotate over three phases, each at a random point within it: while
+    # articles are being committed (right after a random acknowledgement), while the index
+    # is being updated (a random delay after the last acknowledgement), and from start
+    # (model loading, or anywhere).
+    phases = ["storing", "indexing", "anytime"] * 3
+    for attempt, phase in enumerate(phases[:8]):
+        # Change some articles each time, so every run stores, embeds and publishes.
+        for a in rng.sample(articles, 8):
+            a["text"] += f" Updated in run {attempt}."
+            (folder / f"{a['id']}.json").write_text(json.dumps(a))
         proc = subprocess.Popen(
             [*BRIEFING, "ingest", str(folder)],
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             text=True,
             env=env,
             cwd=ROOT,
         )
         lines: list[str] = []
+        logs: list[str] = []
+        acked = threading.Condition()
 
-        def read(p: subprocess.Popen[str] = proc, out: list[str] = lines) -> None:
-            out.extend(p.stdout or [])
+        def read(
+            p: subprocess.Popen[str] = proc,
+            out: list[str] = lines,
+            cond: threading.Condition = acked,
+        ) -> None:
+            for line in p.stdout or []:
+                with cond:
+                    out.append(line)
+                    cond.notify_all()
 
-        reader = threading.Thread(target=read)
-        reader.start()
-        time.sleep(rng.uniform(2.0, 9.0))
+        def read_log(
+            p: subprocess.Popen[str] = proc,
+            out: list[str] = logs,
+            cond: threading.Condition = acked,
+        ) -> None:
+            for line in p.stderr or []:
+                with cond:
+                    out.append(line)
+                    cond.notify_all()
+
+        readers = [threading.Thread(target=read), threading.Thread(target=read_log)]
+        for reader in readers:
+            reader.start()
+        with acked:
+            if phase == "storing":
+                n = rng.randint(1, len(articles) - 5)
+                acked.wait_for(lambda n=n, out=lines: len(out) >= n, timeout=120)
+                delay = rng.uniform(0.0, 0.05)
+            elif phase == "indexing":
+                # The model loads when the index update starts; then it embeds and publishes.
+                acked.wait_for(lambda out=logs: any("loaded model" in x for x in out), timeout=120)
+                delay = rng.uniform(0.0, 1.0)
+            else:
+                delay = rng.uniform(0.5, 8.0)
+        time.sleep(delay)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
-        reader.join()
+        for reader in readers:
+            reader.join()
         acknowledged |= {
             line.split()[1]
             for line in lines
@@ -242,7 +278,7 @@ def test_killing_the_ingest_loses_nothing_acknowledged(tmp_path: Path) -> None:
         snapshots = Snapshots(data / "index")
         if snapshots.current_version() is not None:
             snapshots.load_current()
-    assert kills >= 3, f"seed {seed}: too few runs were killed mid-way ({kills})"
+    assert kills >= 4, f"seed {seed}: too few runs were killed mid-way ({kills})"
 
     # A clean run finishes the job: everything stored, the index complete, junk gone.
     r = run("ingest", str(folder), data_dir=data, timeout=300)
