@@ -5,14 +5,17 @@ before any name of its own, "there", "that" standing alone), is elliptical ("And
 regime?", "What about in French?") or is too short to stand alone ("Why?"). It is resolved
 with what the previous turn was about:
 
-- a pronoun is replaced by the previous question's most recent name or noun phrase
-  ("Who held it before that?" → "Who held the al-Qaim border crossing before that?");
+- a pronoun is replaced by a name or noun phrase of the previous question, or a name in
+  the quote that answered it ("Who held it before that?" → "Who held the al-Qaim border
+  crossing before that?"); each candidate is a reading, likeliest first, and the engine
+  asks them and keeps one (see ``_resolve_pronoun`` and ``Engine.converse``);
 - an ellipsis replaces the parallel phrase of the previous question ("And the NFC?" after
   "Which team represented the AFC …?" → "Which team represented the NFC …?"), or, with no
   parallel, is asked together with the previous question;
 - a question with nothing to substitute carries the previous question's topic in brackets.
 
-Retrieval also favours the articles that answered the previous turn (see ``Resolution``).
+Retrieval also favours the articles that answered the previous turn and avoids repeating
+the sentence that answered it (see ``Resolution``).
 Self-contained questions are left exactly as they are.
 """
 
