@@ -73,6 +73,14 @@ _ADDED_COLUMNS = {"duplicate_of": "TEXT", "signature": "BLOB"}
 _ARTICLE_COLUMNS = "id, title, text, source, url, published, author"
 
 
+def digest_of(fingerprints: dict[str, str]) -> str:
+    """The digest of a set of (id, content hash) pairs, as ``ArticleStore.state_digest``."""
+    h = hashlib.sha256()
+    for aid, digest in sorted(fingerprints.items()):
+        h.update(f"{aid}\0{digest}\n".encode())
+    return h.hexdigest()
+
+
 @dataclass(frozen=True)
 class StoredArticle:
     """An article with its segmentation, as read back for indexing."""
@@ -306,10 +314,7 @@ class ArticleStore:
     def state_digest(self) -> str:
         """A digest of every canonical (id, content hash) pair: equal digests mean the same
         articles to index."""
-        h = hashlib.sha256()
-        for aid, digest in sorted(self.fingerprints().items()):
-            h.update(f"{aid}\0{digest}\n".encode())
-        return h.hexdigest()
+        return digest_of(self.fingerprints())
 
     def iter_stored(self, ids: Iterable[str] | None = None) -> Iterator[StoredArticle]:
         """Canonical articles with their segmentation, ordered by id (one consistent

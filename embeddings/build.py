@@ -120,19 +120,13 @@ def build_index(
     p_vectors, p_new = encode_cached(encoder, cache, passage_texts, progress=progress)
     seconds = time.perf_counter() - started
     manifest = dict(_manifest(tables, encoder, version, corpus_digest, seconds), kind="full")
-    index = SearchIndex(
-        version,
+    return _finish(
+        tables,
         manifest,
-        tables.articles,
-        tables.passages,
-        tables.sentences,
         Level.build(s_vectors, sentence_texts),
         Level.build(p_vectors, passage_texts),
+        s_new + p_new,
     )
-    stats = BuildStats(
-        len(tables.articles), len(tables.sentences), len(tables.passages), s_new + p_new, seconds
-    )
-    return index, stats
 
 
 def update_index(
@@ -196,8 +190,18 @@ def update_index(
         kind="incremental",
         base_version=base.version,
     )
+    return _finish(tables, manifest, sentence_level, passage_level, s_new + p_new)
+
+
+def _finish(
+    tables: _Tables,
+    manifest: dict[str, Any],
+    sentence_level: Level,
+    passage_level: Level,
+    embedded: int,
+) -> tuple[SearchIndex, BuildStats]:
     index = SearchIndex(
-        version,
+        str(manifest["version"]),
         manifest,
         tables.articles,
         tables.passages,
@@ -205,10 +209,8 @@ def update_index(
         sentence_level,
         passage_level,
     )
-    stats = BuildStats(
-        len(tables.articles), len(tables.sentences), len(tables.passages), s_new + p_new, seconds
-    )
-    return index, stats
+    counts = (len(tables.articles), len(tables.sentences), len(tables.passages))
+    return index, BuildStats(*counts, embedded, float(manifest["build_seconds"]))
 
 
 def _encode(encoder: Encoder, cache: VectorCache, texts: list[str]) -> tuple[np.ndarray, int]:

@@ -369,7 +369,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                         t.question,
                         conv.id,
                         resolved_question=t.resolved_question,
-                    ).model_dump(exclude={"conversation_id"}),
+                    ).model_dump(),
                     asked_at=_utc(t.asked_at),
                 )
                 for t in turns

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+
+def open_sqlite(path: Path, schema: str) -> sqlite3.Connection:
+    """A durable SQLite file of the service's own (WAL, ``synchronous=FULL``, autocommit),
+    shareable between threads that serialise their use of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.executescript(schema)
+    return db
 
 
 class WriterBusyError(Exception):

@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from corpus.article import Article
 from corpus.readers import iter_files, read_path
-from corpus.store import ArticleStore
+from corpus.store import ArticleStore, digest_of
 from embeddings.build import BuildStats, build_index, update_index
 from embeddings.cache import VectorCache
 from embeddings.encoder import Encoder
@@ -247,7 +247,8 @@ class Engine:
         with self.data.writer_lock():
             self.snapshots.clean()
             base = self._published_base()
-            digest = self.store.state_digest()
+            wanted = self.store.fingerprints()
+            digest = digest_of(wanted)
             if base is not None and base.manifest.get("corpus_digest") == digest:
                 if self._live is None or self._live.index.version != base.version:
                     self._swap(base)
@@ -255,7 +256,6 @@ class Engine:
             if base is None or base.model_id != self.encoder.model_id:
                 index, stats = self._build_full()
             else:
-                wanted = self.store.fingerprints()
                 have = {a.id: a.content_hash for a in base.articles}
                 removed = [a for a, h in have.items() if wanted.get(a) != h]
                 added = [a for a, h in wanted.items() if have.get(a) != h]

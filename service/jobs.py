@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import sqlite3
 import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from service.datadir import open_sqlite
 from service.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -55,12 +55,7 @@ class JobQueue:
     def __init__(self, engine: Engine, path: Path | None = None, keep: int = 1000) -> None:
         self.engine = engine
         self.keep = keep
-        path = path or engine.data.root / "jobs.sqlite3"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_sqlite(path or engine.data.root / "jobs.sqlite3", _SCHEMA)
         self._wake = threading.Condition()
         self._stopping = False
         self._running = 0  # jobs in the update under way

@@ -86,17 +86,9 @@ class AskResponse(BaseModel):
     index_version: str
 
 
-class TurnOut(BaseModel):
-    """One turn of a conversation: the question, how it was read, and the answer."""
+class TurnOut(AskResponse):
+    """One turn of a conversation: the ``/ask`` response it got, and when."""
 
-    question: str
-    resolved_question: str
-    answered: bool
-    confidence: float
-    answer: str
-    quotes: list[QuoteOut]
-    citations: list[CitationOut]
-    index_version: str
     asked_at: dt.datetime
 
 

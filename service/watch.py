@@ -9,7 +9,6 @@ that disappears is not withdrawn: exports rotate; use ``briefing delete`` to wit
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 import urllib.error
@@ -22,6 +21,7 @@ from corpus.article import Article
 from corpus.errors import CorpusError
 from corpus.feeds import FeedItem, feed_articles
 from corpus.readers import iter_files, read_path
+from service.datadir import open_sqlite
 from service.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -51,11 +51,7 @@ class WatchState:
     """What the watcher has already stored, in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+        self._db = open_sqlite(path, _SCHEMA)
         self._lock = threading.Lock()
 
     def fingerprint(self, source: str, key: str) -> str | None:
