@@ -122,17 +122,17 @@ class ArticleStore:
         Near-duplicate groups are updated in the same transaction (see the module docstring).
         """
         digest = article.content_hash
+        if self._hash_of(article.id) == digest:
+            return "unchanged"  # the common case of a re-ingest: nothing to segment or hash
         seg = segment(article.text)
         sig = dedup.signature(article.text)
         with self._lock:
-            row = self._db.execute(
-                "SELECT content_hash FROM articles WHERE id = ?", (article.id,)
-            ).fetchone()
-            if row is not None and row[0] == digest:
+            previous = self._hash_of(article.id)  # again: another writer may have been first
+            if previous == digest:
                 return "unchanged"
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                if row is not None:
+                if previous is not None:
                     self._detach(article.id)
                     self._db.execute("DELETE FROM articles WHERE id = ?", (article.id,))
                 self._db.execute(
@@ -170,7 +170,14 @@ class ArticleStore:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        return "added" if row is None else "replaced"
+        return "added" if previous is None else "replaced"
+
+    def _hash_of(self, article_id: str) -> str | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT content_hash FROM articles WHERE id = ?", (article_id,)
+            ).fetchone()
+        return row[0] if row else None
 
     def _group(self, article_id: str, sig: np.ndarray) -> None:
         """Index the signature's bands and join the article to its near-duplicates."""

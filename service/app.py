@@ -214,13 +214,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 headers={"WWW-Authenticate": "Bearer"},
             )
 
-    @app.post(
-        "/articles",
-        tags=["admin"],
-        status_code=202,
-        responses={**ERRORS, 401: {"model": ErrorResponse}},
-        dependencies=[Depends(require_admin)],
-    )
+    # Admin routes answer 202 once the change is stored; the index follows in a job.
+    admin: dict[str, Any] = {
+        "tags": ["admin"],
+        "status_code": 202,
+        "responses": {**ERRORS, 401: {"model": ErrorResponse}},
+        "dependencies": [Depends(require_admin)],
+    }
+
+    @app.post("/articles", **admin)
     def add_articles(request: Request, body: Any = Body(...)) -> JobOut:  # noqa: B008
         """Store one article or a batch (``{"articles": [...]}`` or a list), durably, then
         update the index in the background. Answers once the articles are stored."""
@@ -259,13 +261,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         job = request.app.state.jobs.submit("ingest", outcomes)
         return _job_out(job)
 
-    @app.delete(
-        "/articles/{article_id}",
-        tags=["admin"],
-        status_code=202,
-        responses={**ERRORS, 401: {"model": ErrorResponse}},
-        dependencies=[Depends(require_admin)],
-    )
+    @app.delete("/articles/{article_id}", **admin)
     def delete_article(article_id: str, request: Request) -> JobOut:
         """Withdraw an article: it leaves the store at once and answers once the job is done."""
         eng: Engine = request.app.state.engine

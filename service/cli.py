@@ -466,6 +466,7 @@ def _eval_conversations(args: argparse.Namespace, settings: Settings) -> int:
                 articles,
                 settings.model_copy(update={"data_dir": args.data_dir or Path(tmp)}),
                 progress=sys.stderr.isatty(),
+                ablation=args.ablation,
             )
     except (ConversationSetError, SquadError) as exc:
         raise CliError(str(exc)) from exc

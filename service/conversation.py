@@ -36,8 +36,7 @@ class Conversation:
     """The turns of one conversation (oldest first), capped at ``max_turns``."""
 
     id: str
-    created: float  # monotonic, for expiry
-    touched: float
+    touched: float  # monotonic; idle conversations expire from this
     started_at: float = field(default_factory=time.time)  # Unix time, for display
     turns: list[Turn] = field(default_factory=list)
 
@@ -60,7 +59,7 @@ class ConversationStore:
     def start(self) -> Conversation:
         """A new conversation with an unguessable id (128 bits of randomness)."""
         now = time.monotonic()
-        conv = Conversation(secrets.token_urlsafe(16), now, now)
+        conv = Conversation(secrets.token_urlsafe(16), now)
         with self._lock:
             self._expire(now)
             self._items[conv.id] = conv

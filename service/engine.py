@@ -39,8 +39,8 @@ log = logging.getLogger(__name__)
 State = Literal["starting", "ready", "failed"]
 
 # A less likely reading of a follow-up replaces the likeliest only when its answer's
-# confidence is higher by this much (bench/conversations.json: 0 → 0.50 first-quote hits,
-# 0.1–0.3 → 0.52, never switching → 0.46; measured with the eval's replay).
+# confidence is higher by this much; `briefing eval --conversations … --ablation` measures
+# the alternatives (always the most confident reading, never switching).
 READING_MARGIN = 0.2
 
 
@@ -108,6 +108,7 @@ class Engine:
         self.rerank_policy = RerankPolicy(depth=settings.rerank_depth)
         self.use_reranker = settings.rerank
         self.weights = Weights()
+        self.reading_margin = READING_MARGIN
         self._models_lock = threading.Lock()
         self._live: Live | None = None
         self._swap_lock = threading.Lock()
@@ -214,25 +215,18 @@ class Engine:
         with self.data.writer_lock():
             self.snapshots.clean()
             index, stats = self._build_full(progress)
-            self.snapshots.publish(index)
-            self.snapshots.clean()
-        self._swap(index)
-        log.info(
-            "built index %s: %d sentences, %d embedded, %.1fs",
-            index.version,
-            stats.sentences,
-            stats.embedded,
-            stats.seconds,
-        )
+            self._publish(index, stats)
         return stats
 
-    def _build_full(self, progress: bool = False) -> tuple[SearchIndex, BuildStats]:
+    def _build_full(
+        self, progress: bool = False, digest: str | None = None
+    ) -> tuple[SearchIndex, BuildStats]:
         return build_index(
             self.store.iter_stored(),
             self.encoder,
             VectorCache(self.data.cache_path),
             version=new_version_id(),
-            corpus_digest=self.store.state_digest(),
+            corpus_digest=digest or self.store.state_digest(),
             progress=progress,
         )
 
@@ -254,7 +248,7 @@ class Engine:
                     self._swap(base)
                 return None
             if base is None or base.model_id != self.encoder.model_id:
-                index, stats = self._build_full()
+                index, stats = self._build_full(digest=digest)
             else:
                 have = {a.id: a.content_hash for a in base.articles}
                 removed = [a for a, h in have.items() if wanted.get(a) != h]
@@ -270,17 +264,22 @@ class Engine:
                     version=new_version_id(),
                     corpus_digest=digest,
                 )
-            self.snapshots.publish(index)
-            self.snapshots.clean()
+            self._publish(index, stats)
+        return stats
+
+    def _publish(self, index: SearchIndex, stats: BuildStats) -> None:
+        """Write ``index`` as the newest version and make it live (under the writer lock)."""
+        self.snapshots.publish(index)
+        self.snapshots.clean()
         self._swap(index)
         log.info(
-            "index %s: %d sentences (%d texts embedded) in %.2fs",
+            "index %s (%s): %d sentences, %d texts embedded, %.2fs",
             index.version,
+            index.manifest["kind"],
             stats.sentences,
             stats.embedded,
             stats.seconds,
         )
-        return stats
 
     def _published_base(self) -> SearchIndex | None:
         """The newest published version: the live one if it is, else loaded and verified."""
@@ -307,12 +306,9 @@ class Engine:
         if current is None or (live is not None and live.index.version == current):
             return False
         try:
-            index = self.snapshots.load(current)
+            index = self._load(current)
         except (IndexIntegrityError, NoIndexError) as exc:
             log.error("not switching to index %s: %s", current, exc)
-            return False
-        if index.model_id != self.encoder.model_id:
-            log.error("not switching to index %s: built with another model", current)
             return False
         self._swap(index)
         log.info("now serving index %s", current)
@@ -327,17 +323,31 @@ class Engine:
 
     def load_live(self) -> SearchIndex:
         """Load the current saved version and make it live."""
-        index = self.snapshots.load_current()
+        index = self._load(self.snapshots.current_version())
+        self._swap(index)
+        return index
+
+    def _load(self, version: str | None) -> SearchIndex:
+        """A published version, verified, and built with the configured model."""
+        index = self.snapshots.load_current() if version is None else self.snapshots.load(version)
         if index.model_id != self.encoder.model_id:
             raise IndexIntegrityError(
                 f"index {index.version} was built with {index.model_id}, but the configured "
                 f"model is {self.encoder.model_id}; run `briefing rebuild`"
             )
-        self._swap(index)
         return index
 
-    def configure(self, *, weights: Weights | None = None, rerank: bool | None = None) -> None:
-        """Change the fusion weights or switch the reranker (used by ablations)."""
+    def configure(
+        self,
+        *,
+        weights: Weights | None = None,
+        rerank: bool | None = None,
+        reading_margin: float | None = None,
+    ) -> None:
+        """Change the fusion weights, the reranker or the follow-up reading margin (used by
+        ablations)."""
+        if reading_margin is not None:
+            self.reading_margin = reading_margin
         if weights is not None:
             self.weights = weights
             if self._live is not None:
@@ -394,17 +404,7 @@ class Engine:
         """
         if conversation_id is None:
             conversation_id = self.conversations.start().id
-        history = [
-            PriorTurn(
-                t.resolved_question,
-                tuple(dict.fromkeys(q.article_id for q in t.answer.quotes)),
-                t.answer.quotes[0].text if t.answer.quotes else "",
-                (t.answer.quotes[0].article_id, t.answer.quotes[0].start)
-                if t.answer.quotes
-                else None,
-            )
-            for t in self.conversations.history(conversation_id)
-        ]
+        history = [_prior(t) for t in self.conversations.history(conversation_id)]
         resolution = (
             resolve(question, history)
             if resolve_follow_ups
@@ -421,7 +421,7 @@ class Engine:
                 prefer_articles=resolution.prefer_articles,
                 answered_before=resolution.answered_before,
             )
-            margin = 0.0 if best is None else READING_MARGIN
+            margin = 0.0 if best is None else self.reading_margin
             if best is None or result.answer.confidence > best[1].answer.confidence + margin:
                 best = (reading, result)
         assert best is not None
@@ -466,3 +466,15 @@ class Engine:
         calibration = RERANKED if reranker is not None else PLAIN
         answer = compose(live.index, candidates, fetch, top_k=top_k, calibration=calibration)
         return AskResult(answer, live.index.version)
+
+
+def _prior(turn: Turn) -> PriorTurn:
+    """What follow-up resolution needs of an earlier turn."""
+    quotes = turn.answer.quotes
+    first = quotes[0] if quotes else None
+    return PriorTurn(
+        turn.resolved_question,
+        tuple(dict.fromkeys(q.article_id for q in quotes)),
+        first.text if first else "",
+        (first.article_id, first.start) if first else None,
+    )

@@ -59,7 +59,8 @@ _IRREGULAR_PARTICIPLES = _words(
     "hung met read heard sung shut split spread"
 )
 _DO_MODAL = _words("do does did can could will would should")
-_AUXILIARIES = _words("do does did can could will would should is are was were has have had")
+_BE_HAVE = _words("is are was were has have had")
+_AUXILIARIES = _DO_MODAL | _BE_HAVE
 _SINCE = _words("since until after before by from")
 # Words capitalised at the start of a quote's sentence or as pronouns, never referents.
 _NOT_REFERENTS = _words("i we you a an q the this that it he she they")
@@ -88,7 +89,8 @@ class Resolution:
 
     ``readings`` has one entry for a self-contained question (the question itself) and,
     for a pronoun with several possible referents, one per referent, likeliest first; the
-    engine asks each and keeps the reading the archive answers with most confidence.
+    engine asks each and keeps the likeliest unless the archive answers another with
+    clearly more confidence.
     """
 
     question: str
@@ -123,7 +125,7 @@ def _tokens(text: str) -> list[_Token]:
 
 
 def _content(tokens: Sequence[_Token]) -> list[_Token]:
-    return [t for t in tokens if t.low not in STOPWORDS_EN and t.low not in _QUESTION_WORDS]
+    return [t for t in tokens if _is_content(t)]
 
 
 def _sentence_initial_word(text: str, toks: Sequence[_Token], i: int) -> bool:
@@ -143,7 +145,7 @@ def _verb_follows(auxiliary: _Token, last: _Token) -> bool:
     if auxiliary.low in _DO_MODAL:
         return True
     participle = last.low.endswith(("ed", "en")) or last.low in _IRREGULAR_PARTICIPLES
-    return auxiliary.low in _AUXILIARIES and participle
+    return auxiliary.low in _BE_HAVE and participle
 
 
 def _without_possessive(t: _Token) -> int:
@@ -160,7 +162,8 @@ def _phrases(text: str) -> list[tuple[int, int]]:
     """Spans of names ("Nikola Tesla", "War of Currents", "Super Bowl 50") and of noun
     phrases opened by "the" ("the regime", "the al-Qaim border crossing"), in order.
 
-    The question's first word is never part of a name (it is capitalised as a sentence).
+    A word capitalised only because it opens a sentence ("What", "Clashes may …") does not
+    start a name.
     """
     toks = _tokens(text)
     spans: list[tuple[int, int]] = []
@@ -235,7 +238,7 @@ def _referring(tokens: Sequence[_Token]) -> int | None:
             return i
         if t.low == "there":
             before = tokens[i - 1].low if i else ""
-            if before in {"is", "are", "was", "were", "has", "have", "had"}:
+            if before in _BE_HAVE:
                 continue  # "were there …", existential
             after = tokens[i + 1].low if i + 1 < len(tokens) else ""
             if after in {"is", "are", "was", "were", "been"}:

@@ -103,7 +103,6 @@ class Retriever:
         self.detailed = detailed
         # Stemmed terms of each passage, filled as queries need them (the index never changes).
         self._passage_terms: dict[int, frozenset[str]] = {}
-        self._article_row: dict[str, int] | None = None
         self._quotable = np.array([s.role in QUOTABLE_ROLES for s in index.sentences], dtype=bool)
         self._sentence_article = np.array([s.article for s in index.sentences], dtype=np.int64)
         self._sentence_passage = np.array([s.passage for s in index.sentences], dtype=np.int64)
@@ -204,11 +203,10 @@ class Retriever:
             q_dense = idx.passage_level.vectors[lead_q[has_lead]] @ vector
             fused[has_lead] += w.interview_lead * np.clip(q_dense, 0.0, None)
         if prefer_articles and w.conversation:
-            preferred = self._article_rows(prefer_articles)
+            preferred = [r for r in map(idx.article_row, prefer_articles) if r is not None]
             fused += w.conversation * np.isin(self._sentence_article[ids], preferred)
         if answered_before and w.repeat:
-            rows = self._article_row_map()
-            seen = {(rows[a], start) for a, start in answered_before if a in rows}
+            seen = {(idx.article_row(a), start) for a, start in answered_before}
             repeated = [
                 (int(self._sentence_article[i]), idx.sentences[i].start) in seen for i in ids
             ]
@@ -240,15 +238,6 @@ class Retriever:
                 )
             )
         return Retrieval(candidates, terms)
-
-    def _article_row_map(self) -> dict[str, int]:
-        if self._article_row is None:
-            self._article_row = {a.id: i for i, a in enumerate(self.index.articles)}
-        return self._article_row
-
-    def _article_rows(self, article_ids: Sequence[str]) -> np.ndarray:
-        rows = self._article_row_map()
-        return np.array([rows[a] for a in article_ids if a in rows], dtype=np.int64)
 
     def _coverage(self, query_terms: set[str], sentence: int) -> float:
         """Share of query terms found in the sentence, its passage or its article title."""

@@ -10,7 +10,8 @@ matters is the first-quote hit rate of the follow-ups (every turn after the firs
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,15 @@ def check_answers_exist(scripts: list[Script], articles: list[Article]) -> None:
         raise ConversationSetError("answers not in the corpus for " + "; ".join(missing))
 
 
+# Each ablation changes one part of follow-up resolution (given the engine's set-up).
+ABLATIONS: dict[str, Callable[[Engine], dict[str, Any]]] = {
+    "likeliest reading only": lambda e: {"reading_margin": float("inf")},
+    "most confident reading": lambda e: {"reading_margin": 0.0},
+    "without repeat penalty": lambda e: {"weights": replace(e.weights, repeat=0.0)},
+    "without article bonus": lambda e: {"weights": replace(e.weights, conversation=0.0)},
+}
+
+
 def run_conversation_eval(
     scripts: list[Script],
     articles: list[Article],
@@ -86,10 +96,12 @@ def run_conversation_eval(
     *,
     encoder: Encoder | None = None,
     progress: bool = False,
+    ablation: bool = False,
 ) -> dict[str, Any]:
     """Replay ``scripts`` over ``articles`` with resolution on and off; return hit rates.
 
-    ``settings.data_dir`` must be a fresh directory.
+    ``settings.data_dir`` must be a fresh directory. With ``ablation``, the follow-ups are
+    replayed again with each part of resolution changed in turn.
     """
     check_answers_exist(scripts, articles)
     engine = Engine(settings, encoder=encoder)
@@ -118,6 +130,13 @@ def run_conversation_eval(
                         "by_hand": _hits(by_hand.result.answer.quotes, turn.answers),
                     }
                 )
+        ablations: dict[str, dict[str, float]] = {}
+        if ablation:
+            for variant, change in ABLATIONS.items():
+                full = (engine.weights, engine.reading_margin)
+                engine.configure(**change(engine))
+                ablations[variant] = _rates(_replay_follow_ups(engine, scripts), "on")
+                engine.configure(weights=full[0], reading_margin=full[1])
     finally:
         engine.close()
     follow_ups = [r for r in rows if r["turn"] > 1]
@@ -133,7 +152,21 @@ def run_conversation_eval(
         "resolved_by_hand": _rates(follow_ups, "by_hand"),
         "first_turn": _rates(first_turns, "on"),
         "turns": rows,
+        **({"ablation": ablations} if ablation else {}),
     }
+
+
+def _replay_follow_ups(engine: Engine, scripts: list[Script]) -> list[dict[str, Any]]:
+    """Each conversation again with resolution on; the follow-ups' hits."""
+    rows = []
+    for script in scripts:
+        conversation_id = None
+        for n, turn in enumerate(script.turns):
+            on = engine.converse(turn.question, conversation_id=conversation_id, top_k=3)
+            conversation_id = on.conversation_id
+            if n:
+                rows.append({"on": _hits(on.result.answer.quotes, turn.answers)})
+    return rows
 
 
 def _hits(quotes: list[Any], answers: tuple[str, ...]) -> dict[str, bool]:
@@ -168,6 +201,11 @@ def format_conversation_table(report: dict[str, Any]) -> str:
         f"opening questions: first quote {report['first_turn']['answer_in_first_quote']}, "
         f"top-3 {report['first_turn']['answer_in_top3_quotes']}",
     ]
+    for variant, rates in report.get("ablation", {}).items():
+        lines.append(
+            f"ablation {variant:24s} first {rates['answer_in_first_quote']}  "
+            f"top3 {rates['answer_in_top3_quotes']}"
+        )
     for r in report["turns"]:
         if r["turn"] > 1 and not r["on"]["first"]:
             lines.append(f"  miss {r['conversation']}#{r['turn']}: {r['resolved_question']}")

@@ -12,6 +12,7 @@ from corpus.readers import iter_files, read_path
 from embeddings.encoder import Encoder
 from service.cli import main
 from service.evaluation.conversations import (
+    ABLATIONS,
     ConversationSetError,
     Script,
     ScriptedTurn,
@@ -54,13 +55,20 @@ def test_resolution_beats_bare_follow_ups_on_the_seed_conversations(
 ) -> None:
     seed = [s for s in load_scripts(SCRIPTS) if s.id.startswith("seed-")]
     report = run_conversation_eval(
-        seed, _seed_articles(), Settings(data_dir=tmp_path / "data"), encoder=encoder
+        seed,
+        _seed_articles(),
+        Settings(data_dir=tmp_path / "data"),
+        encoder=encoder,
+        ablation=True,
     )
     on, off = report["resolution_on"], report["resolution_off"]
     assert report["follow_ups"] == sum(len(s.turns) - 1 for s in seed)
     assert on["answer_in_top3_quotes"] > off["answer_in_top3_quotes"]
     assert on["answer_in_first_quote"] >= off["answer_in_first_quote"]
     assert report["first_turns_left_alone"] == report["first_turns"] == len(seed)
+    assert set(report["ablation"]) == set(ABLATIONS)
+    # Switching the reading off changes the readings asked, so at least one variant differs.
+    assert any(rates != on for rates in report["ablation"].values())
     table = format_conversation_table(report)
     assert "resolution on" in table and "by hand" in table
 
