@@ -34,7 +34,7 @@ from corpus.article import Article
 from embeddings.build import build_index
 from embeddings.cache import VectorCache
 from embeddings.encoder import Encoder
-from service.engine import Engine
+from service.ops.engine import Engine
 from service.settings import Settings
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus.defaults import DEFAULT_CORPUS_DIR
-from service.engine import Engine
+from service.ops.engine import Engine
 from service.settings import Settings
 from tests.service.seed_questions import ANSWERABLE, UNANSWERABLE
 

@@ -26,9 +26,9 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from embeddings.encoder import bundled_model_path
-from service.engine import Engine
 from service.evaluation.metrics import contains_answer
 from service.evaluation.squad import load_squad
+from service.ops.engine import Engine
 from service.settings import Settings
 
 log = logging.getLogger("train_reranker")

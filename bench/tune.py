@@ -25,10 +25,10 @@ from sklearn.linear_model import LogisticRegression
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from embeddings.reranker import Reranker
-from service.engine import Engine
+from service.answering.retrieve import Candidate, Filters, RerankPolicy, Weights, rerank
 from service.evaluation.metrics import contains_answer
 from service.evaluation.squad import SquadQuestion, load_squad
-from service.retrieve import Candidate, Filters, RerankPolicy, Weights, rerank
+from service.ops.engine import Engine
 from service.settings import Settings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"

@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _engine(settings: Settings) -> Any:
-    from service.engine import Engine  # heavy imports only for commands that need them
+    from service.ops.engine import Engine  # heavy imports only for commands that need them
 
     return Engine(settings)
 
@@ -284,7 +284,7 @@ def _delete(args: argparse.Namespace, settings: Settings) -> int:
 def _watch(args: argparse.Namespace, settings: Settings) -> int:
     import threading
 
-    from service.watch import Event, Watcher
+    from service.ops.watch import Event, Watcher
 
     if not args.folders and not args.feed:
         raise CliError("give at least one folder or --feed URL to watch")
@@ -342,7 +342,7 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
     from corpus.dates import parse_date
-    from service.retrieve import Filters
+    from service.answering.retrieve import Filters
 
     if not 1 <= args.top_k <= 10:
         raise CliError("--top-k must be between 1 and 10")
@@ -374,7 +374,7 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         import secrets
 
-        from service.app import to_response
+        from service.api.responses import to_response
 
         # Same shape as POST /ask; the CLI keeps no conversation, so the id is fresh.
         response = to_response(result, question, secrets.token_urlsafe(16))
@@ -397,7 +397,7 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from service.app import create_app
+    from service.api.app import create_app
 
     if not settings.corpus_dir.exists():
         raise CliError(f"corpus directory {settings.corpus_dir} does not exist")

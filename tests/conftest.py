@@ -17,8 +17,8 @@ from corpus.article import Article
 from corpus.defaults import DEFAULT_CORPUS_DIR
 from embeddings.encoder import Encoder
 from embeddings.reranker import Reranker
-from service.app import create_app
-from service.engine import Engine
+from service.api.app import create_app
+from service.ops.engine import Engine
 from service.settings import Settings
 
 EXTRA_ARTICLES = [

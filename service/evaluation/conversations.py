@@ -19,8 +19,8 @@ from tqdm import tqdm
 
 from corpus.article import Article
 from embeddings.encoder import Encoder
-from service.engine import Engine
 from service.evaluation.metrics import contains_answer, normalize_answer
+from service.ops.engine import Engine
 from service.settings import Settings
 
 

@@ -14,12 +14,12 @@ from tqdm import tqdm
 
 from embeddings.encoder import Encoder
 from embeddings.reranker import Reranker
-from service.engine import Engine
+from service.answering.retrieve import Weights
 from service.evaluation.baselines import BASELINES, BaselineRanker
 from service.evaluation.metrics import Outcome, QuoteSpan, summarize
 from service.evaluation.offtopic import OFF_TOPIC_QUESTIONS
 from service.evaluation.squad import SquadQuestion, load_squad, paragraph_spans
-from service.retrieve import Weights
+from service.ops.engine import Engine
 from service.settings import Settings
 
 QUOTES_ASKED = 5  # enough for passage recall@5

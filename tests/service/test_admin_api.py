@@ -16,8 +16,8 @@ from corpus.defaults import DEFAULT_CORPUS_DIR
 from corpus.readers import article_from_record
 from embeddings.encoder import Encoder
 from embeddings.reranker import Reranker
-from service.engine import Engine
-from service.jobs import JobQueue
+from service.ops.engine import Engine
+from service.ops.jobs import JobQueue
 from service.settings import Settings
 from tests.corpus.test_dedup import REWRITE, WIRE
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from embeddings.encoder import Encoder
-from service.engine import Engine
+from service.ops.engine import Engine
 from service.settings import Settings
 from tests.helpers import assert_verbatim
 

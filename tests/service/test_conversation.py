@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from service.answer import ABSTAIN_TEXT, Answer
-from service.conversation import ConversationNotFoundError, ConversationStore, Turn
+from service.answering.answer import ABSTAIN_TEXT, Answer
+from service.answering.conversation import ConversationNotFoundError, ConversationStore, Turn
 
 
 def _turn(n: int) -> Turn:

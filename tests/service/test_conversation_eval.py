@@ -10,6 +10,7 @@ import pytest
 from corpus.defaults import DEFAULT_CORPUS_DIR
 from corpus.readers import iter_files, read_path
 from embeddings.encoder import Encoder
+from service.answering.followup import is_follow_up
 from service.cli import main
 from service.evaluation.conversations import (
     ABLATIONS,
@@ -21,7 +22,6 @@ from service.evaluation.conversations import (
     load_scripts,
     run_conversation_eval,
 )
-from service.followup import is_follow_up
 from service.settings import Settings
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "bench" / "conversations.json"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.followup import PriorTurn, is_follow_up, resolve
+from service.answering.followup import PriorTurn, is_follow_up, resolve
 from tests.service.seed_questions import ANSWERABLE, UNANSWERABLE
 
 

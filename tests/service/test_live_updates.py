@@ -23,7 +23,7 @@ from embeddings.encoder import Encoder
 from embeddings.index import SearchIndex
 from embeddings.reranker import Reranker
 from embeddings.snapshots import POINTER, Snapshots
-from service.engine import Engine
+from service.ops.engine import Engine
 from service.settings import Settings
 from tests.service.test_cli import BRIEFING, ROOT, run
 

@@ -14,9 +14,9 @@ import pytest
 from corpus.feeds import feed_articles, fragment_text
 from embeddings.encoder import Encoder
 from embeddings.reranker import Reranker
-from service.engine import Engine
+from service.ops.engine import Engine
+from service.ops.watch import Event, Watcher
 from service.settings import Settings
-from service.watch import Event, Watcher
 from tests.conftest import free_port
 from tests.service.test_cli import run
 

@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 from corpus.article import Article
 from embeddings.encoder import Encoder
 from embeddings.reranker import Reranker
-from service.engine import Engine
+from service.ops.engine import Engine
 from service.settings import Settings
 from tests.conftest import free_port
 
@@ -362,4 +362,6 @@ def test_widget_script_is_self_contained(seed_http: httpx.Client) -> None:
     assert "eval(" not in source and "document.write" not in source
     # It talks to one API only: every fetch goes to API + a path.
     assert source.count("fetch(") == source.count("fetch(API")
-    assert (Path(__file__).parents[2] / "service" / "static" / "widget.js").read_text() == source
+    assert (
+        Path(__file__).parents[2] / "service" / "api" / "static" / "widget.js"
+    ).read_text() == source

@@ -48,8 +48,8 @@ _PAGE = """<!doctype html>
 
 @cache
 def static_text(name: str) -> str:
-    """A file shipped in ``service/static``."""
-    return resources.files("service").joinpath("static", name).read_text(encoding="utf-8")
+    """A file shipped in ``service/api/static``."""
+    return resources.files("service.api").joinpath("static", name).read_text(encoding="utf-8")
 
 
 def render_article_page(article: Article, span: tuple[int, int] | None) -> str:

@@ -5,12 +5,10 @@ The HTTP app and the CLI are thin layers over this class.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -18,7 +16,6 @@ import faiss
 from threadpoolctl import threadpool_limits
 
 from corpus.article import Article
-from corpus.readers import iter_files, read_path
 from corpus.store import ArticleStore, digest_of
 from embeddings.build import BuildStats, build_index, update_index
 from embeddings.cache import VectorCache
@@ -27,62 +24,24 @@ from embeddings.errors import IndexIntegrityError, NoIndexError
 from embeddings.index import SearchIndex
 from embeddings.reranker import Reranker
 from embeddings.snapshots import Snapshots, new_version_id
-from service.answer import PLAIN, RERANKED, Answer, compose
-from service.conversation import ConversationNotFoundError, ConversationStore, Turn
-from service.datadir import DataDir
-from service.followup import PriorTurn, Resolution, resolve
-from service.retrieve import Filters, RerankPolicy, Retriever, Weights, rerank
+from service.answering.asking import (
+    READING_MARGIN,
+    AskResult,
+    Exchange,
+    Live,
+    answer_question,
+    converse,
+)
+from service.answering.conversation import ConversationStore
+from service.answering.retrieve import Filters, RerankPolicy, Retriever, Weights
+from service.ops import ingest
+from service.ops.datadir import DataDir
+from service.ops.ingest import IngestReport, OnArticle
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
 State = Literal["starting", "ready", "failed"]
-
-# A less likely reading of a follow-up replaces the likeliest only when its answer's
-# confidence is higher by this much; `briefing eval --conversations … --ablation` measures
-# the alternatives (always the most confident reading, never switching).
-READING_MARGIN = 0.2
-
-
-@dataclass
-class IngestReport:
-    """What one ingest did, file by file."""
-
-    added: list[str] = field(default_factory=list)
-    replaced: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)  # messages naming file and problem
-    duplicates: dict[str, str] = field(default_factory=dict)  # id -> canonical id
-
-    @property
-    def changed(self) -> bool:
-        """Whether the store changed."""
-        return bool(self.added or self.replaced)
-
-
-@dataclass(frozen=True)
-class AskResult:
-    """An answer plus what it was answered from."""
-
-    answer: Answer
-    index_version: str
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """One conversational turn: the conversation, how the question was read, the answer."""
-
-    conversation_id: str
-    resolution: Resolution
-    result: AskResult
-
-
-@dataclass(frozen=True)
-class Live:
-    """The index serving answers and its retriever (swapped together, atomically)."""
-
-    index: SearchIndex
-    retriever: Retriever
 
 
 class Engine:
@@ -149,66 +108,26 @@ class Engine:
         paths: Iterable[Path],
         *,
         on_file: Callable[[Path], None] | None = None,
-        on_article: Callable[[str, str], None] | None = None,
+        on_article: OnArticle | None = None,
     ) -> IngestReport:
         """Read and store the articles under ``paths`` (one writer at a time).
 
         ``on_article(outcome, id)`` is called once each article is durably stored.
         """
-        report = IngestReport()
-        files = list(iter_files(paths))
         with self.data.writer_lock():
-            for path in files:
-                try:
-                    articles = read_path(path)
-                except Exception as exc:  # a bad file is reported, the rest still ingest
-                    report.failed.append(str(exc))
-                    articles = []
-                for article in articles:
-                    self._record(report, article, on_article)
-                if on_file:
-                    on_file(path)
-        log.info(
-            "ingest: %d added, %d replaced, %d unchanged, %d failed",
-            len(report.added),
-            len(report.replaced),
-            len(report.unchanged),
-            len(report.failed),
-        )
-        return report
+            return ingest.ingest_files(self.store, paths, on_file=on_file, on_article=on_article)
 
     def ingest_articles(
-        self,
-        articles: Iterable[Article],
-        *,
-        on_article: Callable[[str, str], None] | None = None,
+        self, articles: Iterable[Article], *, on_article: OnArticle | None = None
     ) -> IngestReport:
         """Store already-parsed articles."""
-        report = IngestReport()
         with self.data.writer_lock():
-            for article in articles:
-                self._record(report, article, on_article)
-        return report
+            return ingest.ingest_articles(self.store, articles, on_article=on_article)
 
     def withdraw(self, article_ids: Iterable[str]) -> list[str]:
         """Delete articles from the store; return the ids that were there."""
         with self.data.writer_lock():
             return [a for a in article_ids if self.store.delete(a)]
-
-    def _record(
-        self,
-        report: IngestReport,
-        article: Article,
-        on_article: Callable[[str, str], None] | None,
-    ) -> None:
-        outcome = self.store.upsert(article)
-        getattr(report, outcome).append(article.id)
-        if outcome != "unchanged":
-            canonical = self.store.duplicate_of(article.id)
-            if canonical is not None:
-                report.duplicates[article.id] = canonical
-        if on_article:
-            on_article(outcome, article.id)
 
     def rebuild(self, *, progress: bool = False) -> BuildStats:
         """Build a new index version from the whole store, publish it and make it live."""
@@ -402,36 +321,20 @@ class Engine:
         A follow-up is resolved against the earlier turns before it is asked. Raises
         ``ConversationNotFoundError`` for an unknown or expired id.
         """
-        if conversation_id is None:
-            conversation_id = self.conversations.start().id
-        history = [_prior(t) for t in self.conversations.history(conversation_id)]
-        resolution = (
-            resolve(question, history)
-            if resolve_follow_ups
-            else Resolution(question, (question,), follow_up=False)
-        )
-        # Several readings (a pronoun with several possible referents): the likeliest,
-        # unless the archive answers another with clearly more confidence.
-        best: tuple[str, AskResult] | None = None
-        for reading in resolution.readings:
-            result = self.ask(
+        return converse(
+            self.conversations,
+            lambda reading, prefer, before: self.ask(
                 reading,
                 top_k=top_k,
                 filters=filters,
-                prefer_articles=resolution.prefer_articles,
-                answered_before=resolution.answered_before,
-            )
-            margin = 0.0 if best is None else self.reading_margin
-            if best is None or result.answer.confidence > best[1].answer.confidence + margin:
-                best = (reading, result)
-        assert best is not None
-        reading, result = best
-        resolution = replace(resolution, readings=(reading,))
-        turn = Turn(question, reading, result.answer, result.index_version, time.time())
-        # A conversation that expired while answering loses the turn; the answer stands.
-        with contextlib.suppress(ConversationNotFoundError):
-            self.conversations.add_turn(conversation_id, turn)
-        return Exchange(conversation_id, resolution, result)
+                prefer_articles=prefer,
+                answered_before=before,
+            ),
+            question,
+            conversation_id=conversation_id,
+            resolve_follow_ups=resolve_follow_ups,
+            reading_margin=self.reading_margin,
+        )
 
     def ask(
         self,
@@ -450,31 +353,15 @@ class Engine:
         live = self._live
         if live is None:
             raise RuntimeError("no index is loaded")
-        vector = self.encoder.encode([question])[0]
-        retrieval = live.retriever.retrieve(
-            question, vector, filters, prefer_articles, answered_before
+        return answer_question(
+            live,
+            question,
+            self.encoder.encode([question])[0],
+            self.store.get_if_current,
+            reranker=self.reranker,
+            policy=self.rerank_policy,
+            top_k=top_k,
+            filters=filters,
+            prefer_articles=prefer_articles,
+            answered_before=answered_before,
         )
-        candidates = retrieval.candidates
-        reranker = self.reranker
-        if reranker is not None and candidates:
-            candidates = rerank(live.index, candidates, question, reranker, self.rerank_policy)
-        fetch: dict[str, Article | None] = {}
-        for cand in candidates[: top_k * 4]:
-            ref = live.index.articles[live.index.sentences[cand.sentence].article]
-            if ref.id not in fetch:
-                fetch[ref.id] = self.store.get_if_current(ref.id, ref.content_hash)
-        calibration = RERANKED if reranker is not None else PLAIN
-        answer = compose(live.index, candidates, fetch, top_k=top_k, calibration=calibration)
-        return AskResult(answer, live.index.version)
-
-
-def _prior(turn: Turn) -> PriorTurn:
-    """What follow-up resolution needs of an earlier turn."""
-    quotes = turn.answer.quotes
-    first = quotes[0] if quotes else None
-    return PriorTurn(
-        turn.resolved_question,
-        tuple(dict.fromkeys(q.article_id for q in quotes)),
-        first.text if first else "",
-        (first.article_id, first.start) if first else None,
-    )

@@ -21,8 +21,8 @@ from corpus.article import Article
 from corpus.errors import CorpusError
 from corpus.feeds import FeedItem, feed_articles
 from corpus.readers import iter_files, read_path
-from service.datadir import open_sqlite
-from service.engine import Engine
+from service.ops.datadir import open_sqlite
+from service.ops.engine import Engine
 
 log = logging.getLogger(__name__)
 

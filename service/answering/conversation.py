@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from service.answer import Answer
+from service.answering.answer import Answer
 
 
 class ConversationNotFoundError(KeyError):

@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from service.datadir import open_sqlite
-from service.engine import Engine
+from service.ops.datadir import open_sqlite
+from service.ops.engine import Engine
 
 log = logging.getLogger(__name__)
 

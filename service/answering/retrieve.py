@@ -20,7 +20,7 @@ import numpy as np
 from corpus.article import QUOTABLE_ROLES
 from embeddings.index import SearchIndex
 from embeddings.sparse import tokenize
-from service.cues import answer_type, holds
+from service.answering.cues import answer_type, holds
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from corpus.article import Article
 from embeddings.index import ArticleRef, SearchIndex
-from service.retrieve import Candidate
+from service.answering.retrieve import Candidate
 
 ABSTAIN_TEXT = "The archive does not hold an answer to this question."
 # A quote shorter than this is extended by the next sentence of its paragraph ("No." alone

@@ -1,0 +1,148 @@
+"""From a question to an answer: retrieve, rerank, fetch the articles, compose; and the
+same as one turn of a conversation, with follow-ups resolved against the earlier turns.
+
+Nothing here knows where the index or the articles come from: the engine passes them in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from corpus.article import Article
+from embeddings.index import SearchIndex
+from service.answering.answer import PLAIN, RERANKED, Answer, compose
+from service.answering.conversation import ConversationNotFoundError, ConversationStore, Turn
+from service.answering.followup import PriorTurn, Resolution, resolve
+from service.answering.retrieve import (
+    Filters,
+    PairScorer,
+    RerankPolicy,
+    Retriever,
+    rerank,
+)
+
+# A less likely reading of a follow-up replaces the likeliest only when its answer's
+# confidence is higher by this much; `briefing eval --conversations … --ablation` measures
+# the alternatives (always the most confident reading, never switching).
+READING_MARGIN = 0.2
+
+# Fetches an article if the store still holds it with this content hash (else None).
+ArticleLookup = Callable[[str, str], Article | None]
+
+
+@dataclass(frozen=True)
+class Live:
+    """The index serving answers and its retriever (swapped together, atomically)."""
+
+    index: SearchIndex
+    retriever: Retriever
+
+
+@dataclass(frozen=True)
+class AskResult:
+    """An answer plus what it was answered from."""
+
+    answer: Answer
+    index_version: str
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One conversational turn: the conversation, how the question was read, the answer."""
+
+    conversation_id: str
+    resolution: Resolution
+    result: AskResult
+
+
+# Asks one reading of a question with a conversation's context (see ``Retriever.retrieve``).
+Asker = Callable[[str, Sequence[str], Sequence[tuple[str, int]]], AskResult]
+
+
+def answer_question(
+    live: Live,
+    question: str,
+    vector: np.ndarray,
+    lookup: ArticleLookup,
+    *,
+    reranker: PairScorer | None,
+    policy: RerankPolicy,
+    top_k: int = 3,
+    filters: Filters | None = None,
+    prefer_articles: Sequence[str] = (),
+    answered_before: Sequence[tuple[str, int]] = (),
+) -> AskResult:
+    """Answer ``question`` (embedded as ``vector``) from ``live`` with verbatim quotes.
+
+    Quotes are cut only from articles ``lookup`` still holds unchanged, so an article
+    edited or withdrawn after indexing is never quoted stale.
+    """
+    retrieval = live.retriever.retrieve(question, vector, filters, prefer_articles, answered_before)
+    candidates = retrieval.candidates
+    if reranker is not None and candidates:
+        candidates = rerank(live.index, candidates, question, reranker, policy)
+    fetch: dict[str, Article | None] = {}
+    for cand in candidates[: top_k * 4]:
+        ref = live.index.articles[live.index.sentences[cand.sentence].article]
+        if ref.id not in fetch:
+            fetch[ref.id] = lookup(ref.id, ref.content_hash)
+    calibration = RERANKED if reranker is not None else PLAIN
+    answer = compose(live.index, candidates, fetch, top_k=top_k, calibration=calibration)
+    return AskResult(answer, live.index.version)
+
+
+def converse(
+    conversations: ConversationStore,
+    ask: Asker,
+    question: str,
+    *,
+    conversation_id: str | None = None,
+    resolve_follow_ups: bool = True,
+    reading_margin: float = READING_MARGIN,
+) -> Exchange:
+    """Answer ``question`` as the next turn of a conversation (a new one without an id).
+
+    A follow-up is resolved against the earlier turns before it is asked. Raises
+    ``ConversationNotFoundError`` for an unknown or expired id.
+    """
+    if conversation_id is None:
+        conversation_id = conversations.start().id
+    history = [_prior(t) for t in conversations.history(conversation_id)]
+    resolution = (
+        resolve(question, history)
+        if resolve_follow_ups
+        else Resolution(question, (question,), follow_up=False)
+    )
+    # Several readings (a pronoun with several possible referents): the likeliest,
+    # unless the archive answers another with clearly more confidence.
+    best: tuple[str, AskResult] | None = None
+    for reading in resolution.readings:
+        result = ask(reading, resolution.prefer_articles, resolution.answered_before)
+        margin = 0.0 if best is None else reading_margin
+        if best is None or result.answer.confidence > best[1].answer.confidence + margin:
+            best = (reading, result)
+    assert best is not None
+    reading, result = best
+    resolution = replace(resolution, readings=(reading,))
+    turn = Turn(question, reading, result.answer, result.index_version, time.time())
+    # A conversation that expired while answering loses the turn; the answer stands.
+    with contextlib.suppress(ConversationNotFoundError):
+        conversations.add_turn(conversation_id, turn)
+    return Exchange(conversation_id, resolution, result)
+
+
+def _prior(turn: Turn) -> PriorTurn:
+    """What follow-up resolution needs of an earlier turn."""
+    quotes = turn.answer.quotes
+    first = quotes[0] if quotes else None
+    return PriorTurn(
+        turn.resolved_question,
+        tuple(dict.fromkeys(q.article_id for q in quotes)),
+        first.text if first else "",
+        (first.article_id, first.start) if first else None,
+    )

@@ -1,0 +1,77 @@
+"""The HTTP API: a FastAPI app over one Engine, its routers, error handlers and lifespan."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from service.api.errors import install_error_handlers
+from service.api.routes import admin, articles, ask, conversations, ops, pages
+from service.ops.engine import Engine
+from service.ops.jobs import JobQueue
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app. Without ``engine``, one is made and made ready in the background."""
+    settings = settings or Settings()
+    own_engine = engine is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        eng = Engine(settings) if engine is None else engine
+        app.state.engine = eng
+        app.state.jobs = JobQueue(eng)
+        if own_engine:
+            # Load or build the index in the background: /healthz answers at once and
+            # /readyz turns 200 once the index is live.
+            threading.Thread(
+                target=eng.bootstrap, args=(settings.corpus_dir,), daemon=True, name="bootstrap"
+            ).start()
+        stop = threading.Event()
+        if settings.reload_interval_s > 0:
+            threading.Thread(
+                target=_follow, args=(eng, settings.reload_interval_s, stop), daemon=True
+            ).start()
+        yield
+        stop.set()
+        app.state.jobs.stop()
+        if own_engine:
+            eng.close()
+
+    app = FastAPI(
+        title="Briefing",
+        version="0.1.0",
+        summary="Cited answers from a news archive: every answer is verbatim quotes.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    # Browsers may call the API only from these origins; same-origin calls need no header.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins(),
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Content-Type"],
+        max_age=600,
+    )
+    install_error_handlers(app)
+    for module in (pages, ask, conversations, articles, admin, ops):
+        app.include_router(module.router)
+    return app
+
+
+def _follow(engine: Engine, interval: float, stop: threading.Event) -> None:
+    """Serve each index version another process publishes, without a restart."""
+    while not stop.wait(interval):
+        if engine.live is not None:
+            try:
+                engine.follow_published()
+            except Exception:  # keep following; the live version keeps serving
+                log.exception("could not follow the published index")

@@ -1,0 +1,1 @@
+"""One ``APIRouter`` per resource; ``service.api.app`` includes them all."""
