@@ -17,7 +17,10 @@ log = logging.getLogger(__name__)
 
 QA_LABEL = re.compile(r"^\s*(?P<label>Q|A|Question|Answer)\s*:\s*", re.I)
 _TERMINAL = tuple('.!?…:;,"”’)]')
-_ELLIPSIS = re.compile(r"\s*(?:\[\s*(?:…|\.\.\.)\s*\]|…|\.\.\.)\s*$")
+# A trailing ellipsis, bare or bracketed. Matched against the block's end only (see
+# ``_without_ellipsis``): searched for, a leading ``\s*`` made this quadratic in a block of
+# many spaces.
+_ELLIPSIS = re.compile(r"(?:\[[ \t]*(?:…|\.\.\.)[ \t]*\]|…|\.\.\.)\Z")
 _FURNITURE = [
     re.compile(r"^\d+\s*(?:-\s*)?min(?:ute)?s?\.?\s+read$", re.I),
     re.compile(
@@ -91,11 +94,22 @@ def _fold(s: str) -> str:
 
 def _is_teaser(block: str, others: list[str]) -> bool:
     """A header that repeats the opening of the article and ends in an ellipsis."""
-    if not _ELLIPSIS.search(block):
+    core = _without_ellipsis(block)
+    if core is None:
         return False
-    core = _fold(_ELLIPSIS.sub("", block))
+    core = _fold(core)
     tail = core[-40:]
     return len(tail) >= 15 and any(tail in _fold(o) for o in others if o is not block)
+
+
+def _without_ellipsis(block: str) -> str | None:
+    """``block`` without its trailing ellipsis, or None when it does not end in one."""
+    body = block.rstrip()
+    tail = body[-12:]  # the longest ellipsis form with its inner spacing fits here
+    m = _ELLIPSIS.search(tail)
+    if m is None:
+        return None
+    return body[: len(body) - len(tail) + m.start()]
 
 
 def clean(text: str, title: str | None = None) -> CleanText:

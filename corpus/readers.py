@@ -44,6 +44,7 @@ def article_from_record(record: Mapping[str, Any], *, where: str = "record") -> 
 def build_article(raw_text: str, meta: Mapping[str, Any], *, where: str) -> Article:
     """Clean ``raw_text`` and combine it with metadata (explicit values win)."""
     fields = {k: _str_or_none(meta.get(k), k, where) for k in META_FIELDS}
+    _check_unicode(raw_text, "text", where)
     cleaned = clean(raw_text, title=fields["title"])
     published = fields["published"]
     if published is not None:
@@ -80,12 +81,25 @@ def _str_or_none(value: Any, field: str, where: str) -> str | None:
         return None
     if field == "published" and hasattr(value, "isoformat"):
         return str(value.isoformat())  # YAML front matter parses dates itself
-    if isinstance(value, int | float) and field == "id":
+    if isinstance(value, int) and not isinstance(value, bool) and field == "id":
         value = str(value)
     if not isinstance(value, str):
         raise InvalidArticleError(f"{where}: {field!r} must be a string")
+    _check_unicode(value, field, where)
     value = value.strip()
     return value or None
+
+
+def _check_unicode(value: str, field: str, where: str) -> None:
+    """Refuse text that cannot be stored as UTF-8 (a lone surrogate, e.g. from JSON's
+    ``"\\ud800"``), naming where it is."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidArticleError(
+            f"{where}: {field!r} holds invalid Unicode at character {exc.start} "
+            f"({value[exc.start]!r} is a lone surrogate); send valid UTF-8 text"
+        ) from None
 
 
 def read_path(path: Path) -> list[Article]:
@@ -191,16 +205,19 @@ def split_front_matter(raw: str, where: str) -> tuple[dict[str, Any], str]:
     return {k: v for k, v in data.items() if k in META_FIELDS}, raw[m.end() :]
 
 
+# Every pattern runs in time linear in the text: no repeat can scan past the next
+# delimiter, and none spans lines, so a hostile file cannot stall ingest.
 _MD_RULES = [
-    (re.compile(r"!\[[^\]]*\]\([^)]*\)"), ""),  # images
-    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links keep their text
-    (re.compile(r"^#{1,6}\s+", re.M), ""),  # heading marks
-    (re.compile(r"^>\s?", re.M), ""),  # block quotes
-    (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),  # bold
-    (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])"), r"\1"),  # italics
-    (re.compile(r"(?<![\w_])_(?!\s)(.+?)(?<!\s)_(?![\w_])"), r"\1"),
-    (re.compile(r"`([^`]+)`"), r"\1"),
-    (re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$", re.M), ""),  # horizontal rules
+    (re.compile(r"!\[[^\[\]\n]*\]\([^()\s]*\)"), ""),  # images
+    (re.compile(r"\[([^\[\]\n]+)\]\([^()\s]*\)"), r"\1"),  # links keep their text
+    (re.compile(r"^#{1,6}[ \t]+", re.M), ""),  # heading marks
+    (re.compile(r"^>[ \t]?", re.M), ""),  # block quotes
+    (re.compile(r"\*\*([^*\n]+?)\*\*"), r"\1"),  # bold
+    (re.compile(r"__([^_\n]+?)__"), r"\1"),
+    (re.compile(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])"), r"\1"),  # italics
+    (re.compile(r"(?<![\w_])_(?!\s)([^_\n]+?)(?<!\s)_(?![\w_])"), r"\1"),
+    (re.compile(r"`([^`\n]+)`"), r"\1"),
+    (re.compile(r"^[ \t]*([-*_])(?:[ \t]*\1){2,}[ \t]*$", re.M), ""),  # horizontal rules
 ]
 
 

@@ -71,6 +71,7 @@ class Snapshots:
         self.root = root
         self.versions = root / "versions"
         self.building = root / "building"
+        self._warned_empty = False
 
     def current_version(self) -> str | None:
         """Name of the live version, or None if none was ever published."""
@@ -78,7 +79,19 @@ class Snapshots:
             name = (self.root / POINTER).read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return None
-        return name or None
+        if not name:
+            # Publishing replaces CURRENT atomically, so an empty one was damaged by hand
+            # or by the disk; said once, not at every poll.
+            if not self._warned_empty:
+                log.warning(
+                    "%s is empty (damaged); treating the index as missing, so it is rebuilt "
+                    "from the store",
+                    self.root / POINTER,
+                )
+                self._warned_empty = True
+            return None
+        self._warned_empty = False
+        return name
 
     def publish(self, index: SearchIndex) -> Path:
         """Write ``index`` beside the live version, then make it live atomically."""

@@ -156,12 +156,24 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _setup_logging(level: str, fmt: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        from service.api.middleware import RequestIdFilter
+
+        # One object a line; request_id ties a request's lines to its X-Request-ID.
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                rename_fields={"asctime": "time", "levelname": "level"},
+            )
+        )
+        handler.addFilter(RequestIdFilter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 
@@ -174,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"briefing: invalid settings: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    _setup_logging(settings.log_level)
+    _setup_logging(settings.log_level, settings.log_format)
     handlers = {
         "ingest": _ingest,
         "rebuild": _rebuild,
@@ -406,6 +418,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        access_log=False,  # the app logs each request itself, with its request id
     )
     return 0
 

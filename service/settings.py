@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from corpus.defaults import DEFAULT_CORPUS_DIR
 
 _ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour)\s*$")
+_PERIOD_S = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
 
 
 class Settings(BaseSettings):
@@ -37,6 +41,19 @@ class Settings(BaseSettings):
     admin_token: str | None = None
     # How often a running server checks for an index version published by another process.
     reload_interval_s: float = 1.0
+    # Request bodies larger than this are refused with 413 before they are read past it;
+    # admin batches (POST /articles) have their own, larger limit.
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 65_536
+    max_admin_body_bytes: Annotated[int, Field(ge=1024)] = 16 * 1024 * 1024
+    # The longest article text accepted (characters), from any way in.
+    max_article_chars: Annotated[int, Field(ge=1000)] = 1_000_000
+    # Requests per client, as a token bucket: "60/minute" (also /second, /hour); off when
+    # unset. Health, readiness and metrics are never limited.
+    rate_limit: str | None = None
+    # Peers (IPs or CIDR networks, comma separated) whose X-Forwarded-For is believed.
+    trusted_proxies: str = ""
+    # "text" for people, "json" for log collectors (one object a line, with request ids).
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("cors_origins")
     @classmethod
@@ -54,6 +71,40 @@ class Settings(BaseSettings):
         if value is not None and len(value) < 16:
             raise ValueError("admin_token must be at least 16 characters")
         return value or None
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_is_a_rate(cls, value: str | None) -> str | None:
+        m = _RATE.match(value or "")
+        if value is not None and value.strip() and (m is None or int(m.group(1)) < 1):
+            raise ValueError(f"rate_limit: {value!r} is not a rate like 60/minute")
+        return value.strip() if value and value.strip() else None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: str) -> str:
+        for item in (p.strip() for p in value.split(",")):
+            if item:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError:
+                    raise ValueError(
+                        f"trusted_proxies: {item!r} is not an IP address or network"
+                    ) from None
+        return value
+
+    def rate(self) -> tuple[int, float] | None:
+        """The rate limit as (requests, period in seconds), or None when off."""
+        m = _RATE.match(self.rate_limit or "")
+        return (int(m.group(1)), _PERIOD_S[m.group(2)]) if m else None
+
+    def proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The trusted proxies as networks."""
+        return [
+            ipaddress.ip_network(p.strip(), strict=False)
+            for p in self.trusted_proxies.split(",")
+            if p.strip()
+        ]
 
     def allowed_origins(self) -> list[str]:
         """The CORS allow-list: the configured origins, else the service's own."""

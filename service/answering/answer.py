@@ -97,6 +97,9 @@ RERANKED = Calibration(
 )
 
 
+_OPENING_MARKS = ("“", '"', "‘", "«", "„")
+
+
 def compose(
     index: SearchIndex,
     candidates: list[Candidate],
@@ -144,7 +147,13 @@ def compose(
         return _abstain(0.0)
     citations = [Citation(n, index.articles[row]) for row, n in numbers.items()]
     first = quotes[0]
-    return Answer(True, confidence, f"“{first.text}” [{first.citation}]", quotes, citations)
+    return Answer(True, confidence, f"{_quoted(first.text)} [{first.citation}]", quotes, citations)
+
+
+def _quoted(text: str) -> str:
+    """``text`` in quotation marks, unless it opens with its own (then it is shown as is:
+    “““Clashes…” would double the mark)."""
+    return text if text.startswith(_OPENING_MARKS) else f"“{text}”"
 
 
 def _abstain(confidence: float) -> Answer:

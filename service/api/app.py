@@ -10,7 +10,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from service.api.bodylimit import BodyLimitMiddleware
 from service.api.errors import install_error_handlers
+from service.api.metrics import Metrics
+from service.api.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
+from service.api.ratelimit import RateLimitMiddleware, TokenBuckets
 from service.api.routes import admin, articles, ask, conversations, ops, pages
 from service.ops.engine import Engine
 from service.ops.jobs import JobQueue
@@ -53,6 +57,20 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = metrics = Metrics()
+    metrics.watch(app.state)
+    # Innermost first: body limit, rate limit, CORS, security headers, then the request's
+    # id, log line and metrics.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        admin_limit=settings.max_admin_body_bytes,
+    )
+    rate = settings.rate()
+    if rate is not None:
+        app.add_middleware(
+            RateLimitMiddleware, buckets=TokenBuckets(*rate), trusted=settings.proxy_networks()
+        )
     # Browsers may call the API only from these origins; same-origin calls need no header.
     app.add_middleware(
         CORSMiddleware,
@@ -61,6 +79,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         allow_headers=["Content-Type"],
         max_age=600,
     )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
     install_error_handlers(app)
     for module in (pages, ask, conversations, articles, admin, ops):
         app.include_router(module.router)

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from service.api.errors import ApiError
+from service.api.metrics import Metrics
 from service.ops.engine import Engine
 from service.ops.jobs import JobQueue
 from service.settings import Settings
@@ -41,10 +42,17 @@ def get_jobs(request: Request) -> JobQueue:
     return jobs
 
 
+def get_metrics(request: Request) -> Metrics:
+    """The app's metrics."""
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 ReadyEngineDep = Annotated[Engine, Depends(get_ready_engine)]
 JobsDep = Annotated[JobQueue, Depends(get_jobs)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 
 
 def require_admin(request: Request, settings: SettingsDep) -> None:

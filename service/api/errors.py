@@ -3,6 +3,7 @@ handlers that turn every failure (ours, FastAPI's validation, Starlette's) into 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,9 +13,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.api.schemas import ErrorResponse
 
+log = logging.getLogger(__name__)
+
 # The error statuses most routes document in the OpenAPI schema.
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorResponse} for code in (400, 404, 422, 503)
+    code: {"model": ErrorResponse} for code in (400, 404, 413, 422, 429, 503)
 }
 
 
@@ -80,10 +83,33 @@ async def _invalid(request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_request", "; ".join(details), details)
 
 
+# Starlette's and FastAPI's own HTTP errors, in our words.
+_HTTP_CODES = {
+    404: ("not_found", None),
+    405: ("method_not_allowed", None),
+    # FastAPI's 400 for a body it could not parse: invalid UTF-8, JSON nested too deep,
+    # an integer too long to convert.
+    400: ("invalid_json", "the request body is not valid JSON (UTF-8, nesting or numbers)"),
+}
+
+
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = "not_found" if exc.status_code == 404 else "http_error"
-    return error_response(exc.status_code, code, str(exc.detail))
+    if exc.status_code == 413:
+        return error_response(
+            413,
+            "payload_too_large",
+            f"the request body is larger than {request.method} {request.url.path} accepts; "
+            "send less",
+        )
+    code, message = _HTTP_CODES.get(exc.status_code, ("http_error", None))
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(exc.status_code, code, message or str(exc.detail), headers=headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "something went wrong on our side")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -91,3 +117,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

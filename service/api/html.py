@@ -15,9 +15,12 @@ from corpus.article import Article
 # The demo page runs only the widget from its own origin and talks only to its own API.
 DEMO_CSP = (
     "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; "
-    "img-src 'self'; base-uri 'none'; form-action 'none'"
+    "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-READ_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+READ_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
 
 _PAGE = """<!doctype html>
 <html lang="en">

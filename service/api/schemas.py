@@ -3,8 +3,30 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(value: Any) -> Any:
+    """Dates are strings ``YYYY-MM-DD``: no numbers, no times."""
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError("must be a date string YYYY-MM-DD")
+    return value
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 
 
 class AskFilters(BaseModel):
@@ -13,8 +35,8 @@ class AskFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source: str | None = Field(None, min_length=1, max_length=200, description="Exact source name")
-    published_after: dt.date | None = Field(None, description="On or after this date (YYYY-MM-DD)")
-    published_before: dt.date | None = Field(
+    published_after: IsoDate | None = Field(None, description="On or after this date (YYYY-MM-DD)")
+    published_before: IsoDate | None = Field(
         None, description="On or before this date (YYYY-MM-DD)"
     )
     article_ids: list[str] | None = Field(None, min_length=1, max_length=1000)
@@ -39,7 +61,7 @@ class AskRequest(BaseModel):
 
     question: str = Field(..., min_length=1, max_length=1000)
     conversation_id: str | None = Field(None, min_length=1, max_length=100)
-    top_k: int = Field(3, ge=1, le=10, description="How many quotes to return")
+    top_k: StrictInt = Field(3, ge=1, le=10, description="How many quotes to return")
     filters: AskFilters | None = None
 
     @field_validator("question")
@@ -48,6 +70,18 @@ class AskRequest(BaseModel):
         if not value.strip():
             raise ValueError("question must not be blank")
         return value.strip()
+
+
+class ArticleIn(BaseModel):
+    """An article for ``POST /articles`` (documentation of the body; parsed by ``corpus``)."""
+
+    id: str = Field(..., description="1-200 letters, digits or . _ : ~ -")
+    title: str
+    text: str = Field(..., description="Plain text; paragraphs separated by blank lines")
+    source: str | None = None
+    url: str | None = Field(None, description="http(s) URL")
+    published: str | None = Field(None, description="YYYY-MM-DD")
+    author: str | None = None
 
 
 class QuoteOut(BaseModel):

@@ -115,14 +115,25 @@ class Engine:
         ``on_article(outcome, id)`` is called once each article is durably stored.
         """
         with self.data.writer_lock():
-            return ingest.ingest_files(self.store, paths, on_file=on_file, on_article=on_article)
+            return ingest.ingest_files(
+                self.store,
+                paths,
+                max_chars=self.settings.max_article_chars,
+                on_file=on_file,
+                on_article=on_article,
+            )
 
     def ingest_articles(
         self, articles: Iterable[Article], *, on_article: OnArticle | None = None
     ) -> IngestReport:
         """Store already-parsed articles."""
         with self.data.writer_lock():
-            return ingest.ingest_articles(self.store, articles, on_article=on_article)
+            return ingest.ingest_articles(
+                self.store,
+                articles,
+                max_chars=self.settings.max_article_chars,
+                on_article=on_article,
+            )
 
     def withdraw(self, article_ids: Iterable[str]) -> list[str]:
         """Delete articles from the store; return the ids that were there."""

@@ -41,6 +41,7 @@ def ingest_files(
     store: ArticleStore,
     paths: Iterable[Path],
     *,
+    max_chars: int,
     on_file: Callable[[Path], None] | None = None,
     on_article: OnArticle | None = None,
 ) -> IngestReport:
@@ -54,7 +55,7 @@ def ingest_files(
             report.failed.append(str(exc))
             articles = []
         for article in articles:
-            _record(store, report, article, on_article)
+            _record(store, report, article, on_article, max_chars)
         if on_file:
             on_file(path)
     log.info(
@@ -68,18 +69,32 @@ def ingest_files(
 
 
 def ingest_articles(
-    store: ArticleStore, articles: Iterable[Article], *, on_article: OnArticle | None = None
+    store: ArticleStore,
+    articles: Iterable[Article],
+    *,
+    max_chars: int,
+    on_article: OnArticle | None = None,
 ) -> IngestReport:
     """Store already-parsed articles."""
     report = IngestReport()
     for article in articles:
-        _record(store, report, article, on_article)
+        _record(store, report, article, on_article, max_chars)
     return report
 
 
 def _record(
-    store: ArticleStore, report: IngestReport, article: Article, on_article: OnArticle | None
+    store: ArticleStore,
+    report: IngestReport,
+    article: Article,
+    on_article: OnArticle | None,
+    max_chars: int,
 ) -> None:
+    if len(article.text) > max_chars:
+        report.failed.append(
+            f"{article.id}: the text is {len(article.text):,} characters; at most "
+            f"{max_chars:,} are accepted (BRIEFING_MAX_ARTICLE_CHARS)"
+        )
+        return
     outcome = store.upsert(article)
     getattr(report, outcome).append(article.id)
     if outcome != "unchanged":

@@ -59,6 +59,7 @@ class JobQueue:
         self._wake = threading.Condition()
         self._stopping = False
         self._running = 0  # jobs in the update under way
+        self.failures = 0  # jobs whose index update failed since start
         # Jobs a stopped server left unfinished: their changes are stored, so run again.
         self._pending: list[Job] = [j for j in self._all() if j.state in ("queued", "indexing")]
         for job in self._pending:
@@ -134,6 +135,8 @@ class JobQueue:
                 version, state, error = None, "failed", f"the index update failed: {exc}"
             with self._wake:
                 now = time.time()
+                if state == "failed":
+                    self.failures += len(batch)
                 for job in batch:
                     job.state, job.index_version, job.error = state, version, error
                     job.finished_at = now

@@ -184,6 +184,8 @@ class Watcher:
         report = self.engine.ingest_articles(
             articles, on_article=lambda outcome, aid: self.on_event(Event(outcome, aid, where))
         )
+        for message in report.failed:
+            self.on_event(Event("failed", message, where))
         return len(report.added) + len(report.replaced)
 
     def _update(self) -> None:

@@ -147,3 +147,18 @@ def test_any_record_text_is_stored_as_blocks_of_its_own_words(text: str, title: 
         return  # everything was furniture: refused, not stored empty
     for block in article.text.split("\n\n"):
         assert block.strip() and block in text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+@pytest.mark.parametrize("field", ["text", "title", "source", "author", "id"])
+def test_a_lone_surrogate_is_refused_naming_the_field(field: str) -> None:
+    record = {"id": "sur", "title": "ok", "text": "Fine text here."}
+    record[field] = "Bad \ud800 text here."
+    with pytest.raises(InvalidArticleError, match=f"'{field}'.*surrogate"):
+        article_from_record(record, where="articles[1]")
+
+
+@pytest.mark.parametrize("value", [True, False, 1.5])
+def test_an_id_must_be_a_string_or_an_integer(value: object) -> None:
+    with pytest.raises(InvalidArticleError, match="'id' must be a string"):
+        article_from_record({"id": value, "title": "t", "text": "Some text."})
+    assert article_from_record({"id": 42, "title": "t", "text": "Some text."}).id == "42"

@@ -1,20 +1,26 @@
 """Admin routes behind ``BRIEFING_ADMIN_TOKEN``: add and withdraw articles, follow jobs.
 
-They answer 202 once the change is stored; the index follows in a job.
+They answer 202 once the change is stored; the index follows in a job. The token is
+checked before the body is read, and the body is read no further than its limit.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
+from corpus.article import Article
 from corpus.errors import CorpusError
 from corpus.readers import article_from_record
-from service.api.deps import EngineDep, JobsDep, require_admin
+from service.api.deps import EngineDep, JobsDep, SettingsDep, require_admin
 from service.api.errors import ERRORS, ApiError, no_article
 from service.api.responses import job_out
-from service.api.schemas import ErrorResponse, JobOut
+from service.api.schemas import ArticleIn, ErrorResponse, JobOut
+from service.ops.engine import Engine
+from service.ops.jobs import JobQueue
 
 MAX_BATCH = 1000
 
@@ -25,12 +31,42 @@ _WRITE: dict[str, Any] = {
     "dependencies": [Depends(require_admin)],
     "responses": {401: {"model": ErrorResponse}},
 }
+_ARTICLE = ArticleIn.model_json_schema()
+_BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        _ARTICLE,
+                        {"type": "array", "items": _ARTICLE, "minItems": 1},
+                        {
+                            "type": "object",
+                            "properties": {"articles": {"type": "array", "items": _ARTICLE}},
+                            "required": ["articles"],
+                        },
+                    ]
+                }
+            }
+        },
+    }
+}
 
 
-@router.post("/articles", **_WRITE)
-def add_articles(engine: EngineDep, jobs: JobsDep, body: Any = Body(...)) -> JobOut:  # noqa: B008
+@router.post("/articles", openapi_extra=_BATCH_BODY, **_WRITE)
+async def add_articles(
+    request: Request, engine: EngineDep, jobs: JobsDep, settings: SettingsDep
+) -> JobOut:
     """Store one article or a batch (``{"articles": [...]}`` or a list), durably, then
-    update the index in the background. Answers once the articles are stored."""
+    update the index in the background. Answers once the articles are stored; a batch
+    with any bad article stores none of them."""
+    # Read here, after the token was checked, never past the admin body limit.
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ApiError(400, "invalid_json", "the request body is not valid JSON") from None
     records = body.get("articles") if isinstance(body, dict) and "articles" in body else body
     if isinstance(records, dict):
         records = [records]
@@ -42,7 +78,26 @@ def add_articles(engine: EngineDep, jobs: JobsDep, body: Any = Body(...)) -> Job
         )
     if len(records) > MAX_BATCH:
         raise ApiError(413, "batch_too_large", f"at most {MAX_BATCH} articles per request")
-    articles, problems = [], []
+    _check_sizes(records, settings.max_article_chars)
+    # Cleaning and storing take CPU and the writer lock: off the event loop.
+    return await run_in_threadpool(_store, records, engine, jobs)
+
+
+def _check_sizes(records: list[Any], limit: int) -> None:
+    """413 naming every article whose text is over ``limit`` characters."""
+    problems = [
+        f"articles[{i}] ({r.get('id')!r}): the text is {len(r['text']):,} characters; "
+        f"at most {limit:,} are accepted (BRIEFING_MAX_ARTICLE_CHARS)"
+        for i, r in enumerate(records)
+        if isinstance(r, dict) and isinstance(r.get("text"), str) and len(r["text"]) > limit
+    ]
+    if problems:
+        raise ApiError(413, "article_too_large", "; ".join(problems), problems)
+
+
+def _store(records: list[Any], engine: Engine, jobs: JobQueue) -> JobOut:
+    articles: list[Article] = []
+    problems: list[str] = []
     for i, record in enumerate(records):
         try:
             articles.append(article_from_record(record, where=f"articles[{i}]"))

@@ -10,12 +10,14 @@ from service.api.responses import article_meta
 from service.api.schemas import ArticleOut, ArticlePage, ArticleSummary
 
 router = APIRouter(prefix="/articles", tags=["articles"])
+# Far past any archive, well inside SQLite's 64-bit integers.
+MAX_OFFSET = 1_000_000_000
 
 
 @router.get("", responses=ERRORS)
 def list_articles(
     engine: EngineDep,
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     limit: int = Query(20, ge=1, le=100),
 ) -> ArticlePage:
     """Stored articles, newest first, without their text."""

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from service.answering.conversation import ConversationNotFoundError
 from service.answering.retrieve import Filters
-from service.api.deps import ReadyEngineDep
+from service.api.deps import MetricsDep, ReadyEngineDep
 from service.api.errors import ERRORS, no_conversation
 from service.api.responses import to_response
 from service.api.schemas import AskFilters, AskRequest, AskResponse
@@ -15,7 +15,7 @@ router = APIRouter(tags=["answers"])
 
 
 @router.post("/ask", responses=ERRORS)
-def ask(body: AskRequest, engine: ReadyEngineDep) -> AskResponse:
+def ask(body: AskRequest, engine: ReadyEngineDep, metrics: MetricsDep) -> AskResponse:
     """Answer a question with verbatim, cited quotes (or abstain)."""
     try:
         exchange = engine.converse(
@@ -26,6 +26,7 @@ def ask(body: AskRequest, engine: ReadyEngineDep) -> AskResponse:
         )
     except ConversationNotFoundError:
         raise no_conversation(body.conversation_id or "") from None
+    metrics.asks.labels("answered" if exchange.result.answer.answered else "abstained").inc()
     return to_response(
         exchange.result,
         body.question,

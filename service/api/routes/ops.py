@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
-from service.api.deps import EngineDep, JobsDep
+from service.api.deps import EngineDep, JobsDep, MetricsDep
 from service.api.errors import ERRORS, error_response
+from service.api.metrics import CONTENT_TYPE
 from service.api.schemas import IndexOut
 
 router = APIRouter(tags=["ops"])
@@ -44,3 +45,9 @@ def readyz(engine: EngineDep) -> Any:
     if live is None:
         return error_response(503, "not_ready", engine.error or "the index is still loading")
     return {"status": "ready", "index_version": live.index.version}
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(metrics: MetricsDep) -> Response:
+    """Prometheus metrics: requests, latencies, answers, the index, jobs, conversations."""
+    return Response(metrics.render(), media_type=CONTENT_TYPE)
