@@ -109,6 +109,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the raw /ask response JSON")
 
     p = sub.add_parser(
+        "brief",
+        parents=[common],
+        help="be briefed on a topic: distinct, dated, cited quotes",
+        description="Print a short digest of the topic: verbatim quotes that each say "
+        "something the others do not, preferring recent reporting, in reading order (oldest "
+        "article first, each article's points in its own order).",
+    )
+    p.add_argument("topic")
+    p.add_argument("--since", help="only articles published on or after YYYY-MM-DD")
+    p.add_argument("--until", help="only articles published on or before YYYY-MM-DD")
+    p.add_argument("--max", type=int, default=5, help="points at most, 1-12 (default 5)")
+    p.add_argument("--json", action="store_true", help="print the raw /brief response JSON")
+
+    p = sub.add_parser(
         "serve",
         parents=[common],
         help="serve the HTTP API (builds the index from the default corpus on first start)",
@@ -144,6 +158,13 @@ def _parser() -> argparse.ArgumentParser:
         "bench/conversations.json) over the default corpus plus the SQuAD articles, with "
         "follow-up resolution on and off",
     )
+    p.add_argument(
+        "--briefings",
+        action="store_true",
+        help="instead, brief on every article title (precision, coverage, redundancy beside "
+        "/ask's top quotes) and on the dated set bench/briefings.jsonl (recency, since)",
+    )
+    p.add_argument("--max", type=int, default=5, help="points per briefing with --briefings")
     return parser
 
 
@@ -195,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         "eval": _eval,
         "delete": _delete,
         "watch": _watch,
+        "brief": _brief,
     }
     try:
         return handlers[args.command](args, settings)
@@ -212,6 +234,16 @@ def _engine(settings: Settings) -> Any:
     from service.ops.engine import Engine  # heavy imports only for commands that need them
 
     return Engine(settings)
+
+
+def _serving_engine(settings: Settings) -> Any:
+    """An engine with a live index (the default corpus is ingested into an empty store)."""
+    engine = _engine(settings)
+    engine.bootstrap(settings.corpus_dir)
+    if engine.live is None:
+        engine.close()
+        raise CliError(f"no index could be loaded: {engine.error}")
+    return engine
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -353,7 +385,6 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    from corpus.dates import parse_date
     from service.answering.retrieve import Filters
 
     if not 1 <= args.top_k <= 10:
@@ -361,19 +392,9 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     question = args.question.strip()
     if not question or len(question) > 1000:
         raise CliError("the question must be 1 to 1000 characters")
-    dates = {}
-    for flag in ("after", "before"):
-        value = getattr(args, flag)
-        if value is not None:
-            iso = parse_date(value)
-            if iso is None:
-                raise CliError(f"--{flag} {value!r} is not a date; use YYYY-MM-DD")
-            dates[flag] = iso
-    engine = _engine(settings)
+    dates = _dates(args, ("after", "before"))
+    engine = _serving_engine(settings)
     try:
-        engine.bootstrap(settings.corpus_dir)
-        if engine.live is None:
-            raise CliError(f"no index could be loaded: {engine.error}")
         filters = Filters(
             source=args.source,
             published_after=dates.get("after"),
@@ -395,15 +416,70 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     if not a.answered:
         print(f"{a.answer} (confidence {a.confidence:.2f})")
         return 0
-    cited = {c.n: c.article for c in a.citations}
     for q in a.quotes:
         print(textwrap.fill(f"“{q.text}” [{q.citation}]", width=100))
         print()
-    for n, ref in cited.items():
-        meta = ", ".join(x for x in (ref.source, ref.published, ref.url) if x)
-        print(f"[{n}] {ref.title}" + (f" — {meta}" if meta else "") + f"  (id: {ref.id})")
+    _print_citations(a.citations)
     print(f"\nconfidence {a.confidence:.2f} · index {result.index_version}")
     return 0
+
+
+def _brief(args: argparse.Namespace, settings: Settings) -> int:
+    from service.answering.briefing import MAX_POINTS, BriefingRequest
+
+    if not 1 <= args.max <= MAX_POINTS:
+        raise CliError(f"--max must be between 1 and {MAX_POINTS}")
+    topic = args.topic.strip()
+    if not topic or len(topic) > 300:
+        raise CliError("the topic must be 1 to 300 characters")
+    dates = _dates(args, ("since", "until"))
+    if dates.get("since") and dates.get("until") and dates["since"] > dates["until"]:
+        raise CliError("--since is later than --until")
+    engine = _serving_engine(settings)
+    try:
+        request = BriefingRequest(
+            topic, max_points=args.max, since=dates.get("since"), until=dates.get("until")
+        )
+        briefing = engine.brief(request)
+    finally:
+        engine.close()
+    if args.json:
+        from service.api.responses import to_brief_response
+
+        print(json.dumps(to_brief_response(briefing).model_dump(), indent=2, ensure_ascii=False))
+        return 0
+    if not briefing.points:
+        print(briefing.message)
+        return 0
+    dates_of = {c.n: c.article.published for c in briefing.citations}
+    for point in briefing.points:
+        when = dates_of.get(point.citation) or "undated"
+        print(textwrap.fill(f"{when}  “{point.text}” [{point.citation}]", width=100))
+        print()
+    _print_citations(briefing.citations)
+    print(f"\nindex {briefing.index_version}")
+    return 0
+
+
+def _dates(args: argparse.Namespace, flags: tuple[str, ...]) -> dict[str, str]:
+    from corpus.dates import parse_date
+
+    dates = {}
+    for flag in flags:
+        value = getattr(args, flag)
+        if value is not None:
+            iso = parse_date(value)
+            if iso is None:
+                raise CliError(f"--{flag} {value!r} is not a date; use YYYY-MM-DD")
+            dates[flag] = iso
+    return dates
+
+
+def _print_citations(citations: Any) -> None:
+    for c in citations:
+        ref = c.article
+        meta = ", ".join(x for x in (ref.source, ref.published, ref.url) if x)
+        print(f"[{c.n}] {ref.title}" + (f" — {meta}" if meta else "") + f"  (id: {ref.id})")
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -438,6 +514,8 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(f"{args.data_dir} is not empty; eval needs a fresh data directory")
     if args.conversations is not None:
         return _eval_conversations(args, settings)
+    if args.briefings:
+        return _eval_briefings(args, settings)
     with tempfile.TemporaryDirectory(prefix="briefing-eval-") as tmp:
         data_dir = args.data_dir or Path(tmp)
         try:
@@ -452,6 +530,29 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         except SquadError as exc:
             raise CliError(str(exc)) from exc
     print(json.dumps(report, indent=2) if args.json else format_table(report))
+    return 0
+
+
+def _eval_briefings(args: argparse.Namespace, settings: Settings) -> int:
+    import tempfile
+
+    from service.answering.briefing import MAX_POINTS
+    from service.evaluation.briefings import format_briefing_table, run_briefing_eval
+    from service.evaluation.squad import SquadError
+
+    if not 1 <= args.max <= MAX_POINTS:
+        raise CliError(f"--max must be between 1 and {MAX_POINTS}")
+    with tempfile.TemporaryDirectory(prefix="briefing-eval-") as tmp:
+        try:
+            report = run_briefing_eval(
+                args.squad,
+                settings.model_copy(update={"data_dir": args.data_dir or Path(tmp)}),
+                max_points=args.max,
+                progress=sys.stderr.isatty(),
+            )
+        except SquadError as exc:
+            raise CliError(str(exc)) from exc
+    print(json.dumps(report, indent=2) if args.json else format_briefing_table(report))
     return 0
 
 

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -146,6 +147,29 @@ def serve() -> Iterator[Callable[..., httpx.Client]]:
         client.close()
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def fresh_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    encoder: Encoder,
+    reranker: Reranker,
+    serve: Callable[..., httpx.Client],
+) -> Iterator[Callable[..., tuple[httpx.Client, Engine]]]:
+    """Start a real server over a new data directory holding the default corpus, with the
+    given settings (e.g. an admin token); returns its client and its engine."""
+    engines: list[Engine] = []
+
+    def start(name: str, **settings: Any) -> tuple[httpx.Client, Engine]:
+        config = Settings(data_dir=tmp_path_factory.mktemp(name), **settings)
+        engine = Engine(config, encoder=encoder, reranker=reranker)
+        engine.bootstrap(DEFAULT_CORPUS_DIR)
+        engines.append(engine)
+        return serve(engine, config), engine
+
+    yield start
+    for engine in engines:
+        engine.close()
 
 
 @pytest.fixture(scope="session")

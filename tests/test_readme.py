@@ -40,3 +40,21 @@ def test_ask_example_is_a_real_response(seed_http: httpx.Client) -> None:
     for got, doc in zip(actual["quotes"], documented["quotes"], strict=True):
         assert abs(got.pop("score") - doc.pop("score")) < 1e-3
     assert actual == documented
+
+
+def test_brief_example_is_a_real_response(seed_http: httpx.Client) -> None:
+    request = re.search(r"/brief -H [^\n]*\n\s*-d '(\{[^']*)'", README)
+    assert request is not None
+    example = re.search(
+        r"A real response on the default corpus[^`]*`[^\n]*\n[^\n]*\n\n```json\n(.*?)\n```",
+        README,
+        re.S,
+    )
+    assert example is not None
+    documented = json.loads(example.group(1))
+    actual = seed_http.post("/brief", json=json.loads(request.group(1))).json()
+    documented.pop("index_version")
+    actual.pop("index_version")
+    for got, doc in zip(actual["points"], documented["points"], strict=True):
+        assert abs(got.pop("score") - doc.pop("score")) < 1e-3
+    assert actual == documented

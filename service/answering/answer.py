@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 from corpus.article import Article
 from embeddings.index import ArticleRef, SearchIndex
@@ -49,6 +50,8 @@ class Answer:
     answer: str
     quotes: list[Quote]
     citations: list[Citation]
+    # "briefing" when the request asked to be briefed on a topic (see ``briefing``).
+    mode: Literal["answer", "briefing"] = "answer"
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ def compose(
     for cand in candidates:
         if len(quotes) >= top_k:
             break
-        span = _span(index, cand.sentence)
+        span = quote_span(index, cand.sentence)
         s = index.sentences[cand.sentence]
         stored = fetch.get(index.articles[s.article].id)
         if stored is None:
@@ -147,10 +150,10 @@ def compose(
         return _abstain(0.0)
     citations = [Citation(n, index.articles[row]) for row, n in numbers.items()]
     first = quotes[0]
-    return Answer(True, confidence, f"{_quoted(first.text)} [{first.citation}]", quotes, citations)
+    return Answer(True, confidence, f"{quoted(first.text)} [{first.citation}]", quotes, citations)
 
 
-def _quoted(text: str) -> str:
+def quoted(text: str) -> str:
     """``text`` in quotation marks, unless it opens with its own (then it is shown as is:
     “““Clashes…” would double the mark)."""
     return text if text.startswith(_OPENING_MARKS) else f"“{text}”"
@@ -160,7 +163,7 @@ def _abstain(confidence: float) -> Answer:
     return Answer(False, confidence, ABSTAIN_TEXT, [], [])
 
 
-def _span(index: SearchIndex, sentence: int) -> tuple[int, int]:
+def quote_span(index: SearchIndex, sentence: int) -> tuple[int, int]:
     """Offsets of the quote built on ``sentence``: itself, or with its next sentence if short."""
     s = index.sentences[sentence]
     end = s.end

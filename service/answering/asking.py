@@ -14,33 +14,17 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from corpus.article import Article
-from embeddings.index import SearchIndex
 from service.answering.answer import PLAIN, RERANKED, Answer, compose
+from service.answering.briefing import BriefingRequest, briefing_request, narrow
 from service.answering.conversation import ConversationNotFoundError, ConversationStore, Turn
 from service.answering.followup import PriorTurn, Resolution, resolve
-from service.answering.retrieve import (
-    Filters,
-    PairScorer,
-    RerankPolicy,
-    Retriever,
-    rerank,
-)
+from service.answering.live import ArticleLookup, Live
+from service.answering.retrieve import Filters, PairScorer, RerankPolicy, rerank
 
 # A less likely reading of a follow-up replaces the likeliest only when its answer's
 # confidence is higher by this much; `briefing eval --conversations … --ablation` measures
 # the alternatives (always the most confident reading, never switching).
 READING_MARGIN = 0.2
-
-# Fetches an article if the store still holds it with this content hash (else None).
-ArticleLookup = Callable[[str, str], Article | None]
-
-
-@dataclass(frozen=True)
-class Live:
-    """The index serving answers and its retriever (swapped together, atomically)."""
-
-    index: SearchIndex
-    retriever: Retriever
 
 
 @dataclass(frozen=True)
@@ -62,6 +46,8 @@ class Exchange:
 
 # Asks one reading of a question with a conversation's context (see ``Retriever.retrieve``).
 Asker = Callable[[str, Sequence[str], Sequence[tuple[str, int]]], AskResult]
+# Answers a briefing request.
+Briefer = Callable[[BriefingRequest], AskResult]
 
 
 def answer_question(
@@ -101,18 +87,38 @@ def converse(
     ask: Asker,
     question: str,
     *,
+    brief: Briefer | None = None,
     conversation_id: str | None = None,
     resolve_follow_ups: bool = True,
     reading_margin: float = READING_MARGIN,
 ) -> Exchange:
     """Answer ``question`` as the next turn of a conversation (a new one without an id).
 
-    A follow-up is resolved against the earlier turns before it is asked. Raises
-    ``ConversationNotFoundError`` for an unknown or expired id.
+    A request to be briefed ("brief me on…") is answered by ``brief``, and a follow-up to
+    a briefing ("And since Monday?") narrows it. Any other follow-up is resolved against
+    the earlier turns before it is asked. Raises ``ConversationNotFoundError`` for an
+    unknown or expired id.
     """
     if conversation_id is None:
         conversation_id = conversations.start().id
-    history = [_prior(t) for t in conversations.history(conversation_id)]
+    turns = conversations.history(conversation_id)
+    if brief is not None:
+        request = briefing_request(question)
+        narrowed = False
+        if request is None and turns and turns[-1].briefing is not None and resolve_follow_ups:
+            request = narrow(turns[-1].briefing, question)
+            narrowed = request is not None
+        if request is not None:
+            result = brief(request)
+            shown = describe(request) if narrowed else question
+            resolution = Resolution(question, (shown,), follow_up=narrowed)
+            _keep(
+                conversations,
+                conversation_id,
+                Turn(question, shown, result.answer, result.index_version, time.time(), request),
+            )
+            return Exchange(conversation_id, resolution, result)
+    history = [_prior(t) for t in turns]
     resolution = (
         resolve(question, history)
         if resolve_follow_ups
@@ -129,11 +135,28 @@ def converse(
     assert best is not None
     reading, result = best
     resolution = replace(resolution, readings=(reading,))
-    turn = Turn(question, reading, result.answer, result.index_version, time.time())
+    _keep(
+        conversations,
+        conversation_id,
+        Turn(question, reading, result.answer, result.index_version, time.time()),
+    )
+    return Exchange(conversation_id, resolution, result)
+
+
+def describe(request: BriefingRequest) -> str:
+    """A briefing request in words, as ``resolved_question`` shows it."""
+    text = f"Brief me on {request.topic}"
+    if request.since:
+        text += f" since {request.since}"
+    if request.until:
+        text += f" until {request.until}"
+    return text
+
+
+def _keep(conversations: ConversationStore, conversation_id: str, turn: Turn) -> None:
     # A conversation that expired while answering loses the turn; the answer stands.
     with contextlib.suppress(ConversationNotFoundError):
         conversations.add_turn(conversation_id, turn)
-    return Exchange(conversation_id, resolution, result)
 
 
 def _prior(turn: Turn) -> PriorTurn:

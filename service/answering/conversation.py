@@ -14,6 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from service.answering.answer import Answer
+from service.answering.briefing import BriefingRequest
 
 
 class ConversationNotFoundError(KeyError):
@@ -29,6 +30,7 @@ class Turn:
     answer: Answer
     index_version: str
     asked_at: float  # Unix time
+    briefing: BriefingRequest | None = None  # what was briefed on, for a briefing turn
 
 
 @dataclass

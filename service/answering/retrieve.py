@@ -148,8 +148,13 @@ class Retriever:
         filters: Filters | None = None,
         prefer_articles: Sequence[str] = (),
         answered_before: Sequence[tuple[str, int]] = (),
+        *,
+        pools: tuple[int, int] | None = None,
     ) -> Retrieval:
         """Candidates for ``question`` (whose embedding is ``vector``), best first.
+
+        ``pools`` overrides how many sentences and passages each search contributes (a
+        briefing casts a wider net than a question).
 
         For a follow-up, sentences of ``prefer_articles`` (the articles that answered the
         turn before) earn a bonus, and the sentences that answered it, given as
@@ -176,11 +181,12 @@ class Retriever:
         s_bm25_norm = s_bm25 / s_bm25.max() if s_bm25.max() > 0 else s_bm25
         p_bm25_norm = p_bm25 / p_bm25.max() if p_bm25.max() > 0 else p_bm25
 
-        dense_ids, _ = idx.sentence_level.dense_search(vector, self.sentence_pool, s_allowed)
-        p_dense_ids, _ = idx.passage_level.dense_search(vector, self.passage_pool, p_allowed)
+        s_pool, p_pool = pools or (self.sentence_pool, self.passage_pool)
+        dense_ids, _ = idx.sentence_level.dense_search(vector, s_pool, s_allowed)
+        p_dense_ids, _ = idx.passage_level.dense_search(vector, p_pool, p_allowed)
         pool = set(dense_ids.tolist())
-        pool.update(_top(s_bm25, self.sentence_pool))
-        passages = set(p_dense_ids.tolist()) | set(_top(p_bm25, self.passage_pool))
+        pool.update(_top(s_bm25, s_pool))
+        passages = set(p_dense_ids.tolist()) | set(_top(p_bm25, p_pool))
         for p in passages:
             pool.update(self._passage_sentences.get(p, ()))
         ids = np.array(sorted(i for i in pool if s_mask[i]), dtype=np.int64)
@@ -238,6 +244,16 @@ class Retriever:
                 )
             )
         return Retrieval(candidates, terms)
+
+    def query_terms(self, text: str) -> list[str]:
+        """The stemmed terms BM25 and coverage see in ``text``."""
+        return tokenize([text])[0]
+
+    def with_coverage(self, candidate: Candidate, query_terms: set[str]) -> Candidate:
+        """``candidate`` with its term coverage computed (it is 0.0 past ``detailed``)."""
+        if candidate.coverage:
+            return candidate
+        return replace(candidate, coverage=self._coverage(query_terms, candidate.sentence))
 
     def _coverage(self, query_terms: set[str], sentence: int) -> float:
         """Share of query terms found in the sentence, its passage or its article title."""

@@ -15,7 +15,7 @@ from service.api.errors import install_error_handlers
 from service.api.metrics import Metrics
 from service.api.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
 from service.api.ratelimit import RateLimitMiddleware, TokenBuckets
-from service.api.routes import admin, articles, ask, conversations, ops, pages
+from service.api.routes import admin, articles, ask, brief, conversations, ops, pages
 from service.ops.engine import Engine
 from service.ops.jobs import JobQueue
 from service.settings import Settings
@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     install_error_handlers(app)
-    for module in (pages, ask, conversations, articles, admin, ops):
+    for module in (pages, ask, brief, conversations, articles, admin, ops):
         app.include_router(module.router)
     return app
 

@@ -7,8 +7,18 @@ from dataclasses import asdict
 from typing import Any
 
 from corpus.article import Article
+from service.answering.answer import Citation
 from service.answering.asking import AskResult
-from service.api.schemas import AskResponse, CitationOut, JobArticle, JobOut, QuoteOut
+from service.answering.briefing import Briefing
+from service.api.schemas import (
+    AskResponse,
+    BriefPoint,
+    BriefResponse,
+    CitationOut,
+    JobArticle,
+    JobOut,
+    QuoteOut,
+)
 from service.ops.jobs import Job
 
 
@@ -29,19 +39,47 @@ def to_response(
         confidence=a.confidence,
         answer=a.answer,
         quotes=[QuoteOut(**asdict(q)) for q in a.quotes],
-        citations=[
-            CitationOut(
-                n=c.n,
-                article_id=c.article.id,
-                title=c.article.title,
-                source=c.article.source,
-                url=c.article.url,
-                published=c.article.published,
-            )
-            for c in a.citations
-        ],
+        citations=_citations(a.citations),
         index_version=result.index_version,
+        mode=a.mode,
     )
+
+
+def to_brief_response(briefing: Briefing) -> BriefResponse:
+    """The ``/brief`` response for a briefing."""
+    dates = {c.n: c.article.published for c in briefing.citations}
+    return BriefResponse(
+        topic=briefing.request.topic,
+        points=[
+            BriefPoint(
+                text=p.text,
+                article_id=p.article_id,
+                start=p.start,
+                end=p.end,
+                published=dates.get(p.citation),
+                citation=p.citation,
+                score=p.score,
+            )
+            for p in briefing.points
+        ],
+        citations=_citations(briefing.citations),
+        message=briefing.message,
+        index_version=briefing.index_version,
+    )
+
+
+def _citations(citations: list[Citation]) -> list[CitationOut]:
+    return [
+        CitationOut(
+            n=c.n,
+            article_id=c.article.id,
+            title=c.article.title,
+            source=c.article.source,
+            url=c.article.url,
+            published=c.article.published,
+        )
+        for c in citations
+    ]
 
 
 def job_out(job: Job) -> JobOut:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -117,6 +117,59 @@ class AskResponse(BaseModel):
     answer: str
     quotes: list[QuoteOut]
     citations: list[CitationOut]
+    index_version: str
+    mode: Literal["answer", "briefing"] = Field(
+        "answer", description='"briefing" when the question asked to be briefed on a topic'
+    )
+
+
+class BriefRequest(BaseModel):
+    """A topic to be briefed on."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"topic": "ISIS in Deir e-Zor", "max_points": 5}]},
+    )
+
+    topic: str = Field(..., min_length=1, max_length=300)
+    max_points: StrictInt = Field(5, ge=1, le=12, description="Points wanted at most")
+    since: IsoDate | None = Field(None, description="Articles published on or after (YYYY-MM-DD)")
+    until: IsoDate | None = Field(None, description="Articles published on or before")
+    filters: AskFilters | None = None
+
+    @field_validator("topic")
+    @classmethod
+    def _topic_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("topic must not be blank")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> BriefRequest:
+        if self.since is not None and self.until is not None and self.since > self.until:
+            raise ValueError("since is later than until")
+        return self
+
+
+class BriefPoint(BaseModel):
+    """One key point: a verbatim slice ``article.text[start:end]`` and its article's date."""
+
+    text: str
+    article_id: str
+    start: int
+    end: int
+    published: str | None
+    citation: int
+    score: float
+
+
+class BriefResponse(BaseModel):
+    """A digest of distinct, dated quotes in reading order (oldest article first)."""
+
+    topic: str
+    points: list[BriefPoint]
+    citations: list[CitationOut]
+    message: str | None = Field(description="Why the briefing is empty, when it is")
     index_version: str
 
 

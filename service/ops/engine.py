@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -28,11 +29,12 @@ from service.answering.asking import (
     READING_MARGIN,
     AskResult,
     Exchange,
-    Live,
     answer_question,
     converse,
 )
+from service.answering.briefing import Briefing, BriefingRequest, brief
 from service.answering.conversation import ConversationStore
+from service.answering.live import Live
 from service.answering.retrieve import Filters, RerankPolicy, Retriever, Weights
 from service.ops import ingest
 from service.ops.datadir import DataDir
@@ -332,6 +334,11 @@ class Engine:
         A follow-up is resolved against the earlier turns before it is asked. Raises
         ``ConversationNotFoundError`` for an unknown or expired id.
         """
+
+        def briefed(request: BriefingRequest) -> AskResult:
+            b = self.brief(replace(request, max_points=max(top_k, request.max_points)), filters)
+            return AskResult(b.as_answer(), b.index_version)
+
         return converse(
             self.conversations,
             lambda reading, prefer, before: self.ask(
@@ -342,10 +349,19 @@ class Engine:
                 answered_before=before,
             ),
             question,
+            brief=briefed,
             conversation_id=conversation_id,
             resolve_follow_ups=resolve_follow_ups,
             reading_margin=self.reading_margin,
         )
+
+    def brief(self, request: BriefingRequest, filters: Filters | None = None) -> Briefing:
+        """A digest of distinct, dated, verbatim quotes about ``request.topic``."""
+        live = self._live
+        if live is None:
+            raise RuntimeError("no index is loaded")
+        vector = self.encoder.encode([request.topic])[0]
+        return brief(live, request, vector, self.store.get_if_current, filters)
 
     def ask(
         self,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -34,17 +34,8 @@ HARBOUR = {
 
 
 @pytest.fixture(scope="module")
-def admin(
-    tmp_path_factory: pytest.TempPathFactory,
-    encoder: Encoder,
-    reranker: Reranker,
-    serve: Callable[..., httpx.Client],
-) -> Iterator[tuple[httpx.Client, Engine]]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("admin"), admin_token=TOKEN)
-    engine = Engine(settings, encoder=encoder, reranker=reranker)
-    engine.bootstrap(DEFAULT_CORPUS_DIR)
-    yield serve(engine, settings), engine
-    engine.close()
+def admin(fresh_server: Callable[..., tuple[httpx.Client, Engine]]) -> tuple[httpx.Client, Engine]:
+    return fresh_server("admin", admin_token=TOKEN)
 
 
 def _wait(http: httpx.Client, job: dict) -> dict:

@@ -29,7 +29,7 @@ def run(*args: str, data_dir: Path, timeout: float = 180) -> subprocess.Complete
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["ingest"], ["rebuild"], ["ask"], ["serve"], ["eval"], ["delete"], ["watch"]],
+    [[], ["ingest"], ["rebuild"], ["ask"], ["serve"], ["eval"], ["delete"], ["watch"], ["brief"]],
 )
 def test_help(command: list[str], tmp_path: Path) -> None:
     r = run(*command, "--help", data_dir=tmp_path)
@@ -150,3 +150,25 @@ def test_delete_withdraws_articles_and_updates_the_index(tmp_path: Path) -> None
     assert all(q["article_id"] != "harbour" for q in json.loads(r.stdout)["quotes"])
     r = run("delete", "2014-06-23-isis-deir-ez-zor", data_dir=data)
     assert r.returncode == 0 and "no articles are left to index" in r.stderr
+
+
+def test_brief(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    r = run("brief", "ISIS in Deir e-Zor", "--max", "3", "--json", data_dir=data)
+    assert r.returncode == 0, r.stderr
+    body = json.loads(r.stdout)
+    assert body["topic"] == "ISIS in Deir e-Zor" and len(body["points"]) == 3
+    stored = (DEFAULT_CORPUS_DIR / "2014-06-23-isis-deir-ez-zor.txt").read_text(encoding="utf-8")
+    assert all(p["text"] in stored and p["published"] == "2014-06-23" for p in body["points"])
+    r = run("brief", "ISIS in Deir e-Zor", "--since", "2014-06-01", data_dir=data)
+    assert r.returncode == 0 and r.stdout.startswith("2014-06-23  “")
+    assert "[1] ISIS seeking to tighten grip over Deir e-Zor — Syria Direct" in r.stdout
+    r = run("brief", "ISIS in Deir e-Zor", "--since", "2015-01-01", data_dir=data)
+    assert r.returncode == 0 and "nothing on this topic" in r.stdout
+    for bad in (
+        ["--max", "13"],
+        ["--since", "soon"],
+        ["--since", "2015-01-01", "--until", "2014-01-01"],
+    ):
+        r = run("brief", "ISIS", *bad, data_dir=data)
+        assert r.returncode == 2 and r.stderr.startswith("briefing: "), bad

@@ -16,7 +16,6 @@ import pytest
 
 from corpus.defaults import DEFAULT_CORPUS_DIR
 from embeddings.encoder import Encoder
-from embeddings.reranker import Reranker
 from service.api.middleware import RequestIdFilter
 from service.ops.engine import Engine
 from service.settings import Settings
@@ -27,19 +26,8 @@ LIMITS = {"max_body_bytes": 8192, "max_admin_body_bytes": 65_536, "max_article_c
 
 
 @pytest.fixture(scope="module")
-def hard(
-    tmp_path_factory: pytest.TempPathFactory,
-    encoder: Encoder,
-    reranker: Reranker,
-    serve: Callable[..., httpx.Client],
-) -> Iterator[tuple[httpx.Client, Engine]]:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("hard"), admin_token=TOKEN, reload_interval_s=0, **LIMITS
-    )
-    engine = Engine(settings, encoder=encoder, reranker=reranker)
-    engine.bootstrap(DEFAULT_CORPUS_DIR)
-    yield serve(engine, settings), engine
-    engine.close()
+def hard(fresh_server: Callable[..., tuple[httpx.Client, Engine]]) -> tuple[httpx.Client, Engine]:
+    return fresh_server("hard", admin_token=TOKEN, reload_interval_s=0, **LIMITS)
 
 
 def _error(r: httpx.Response, status: int, code: str) -> dict:

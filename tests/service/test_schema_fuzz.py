@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -16,9 +16,6 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from corpus.defaults import DEFAULT_CORPUS_DIR
-from embeddings.encoder import Encoder
-from embeddings.reranker import Reranker
 from service.api.app import create_app
 from service.ops.engine import Engine
 from service.settings import Settings
@@ -28,18 +25,10 @@ schema = schemathesis.openapi.from_dict(create_app(Settings(admin_token=TOKEN)).
 
 
 @pytest.fixture(scope="module")
-def base_url(
-    tmp_path_factory: pytest.TempPathFactory,
-    encoder: Encoder,
-    reranker: Reranker,
-    serve: Callable[..., httpx.Client],
-) -> Iterator[str]:
+def base_url(fresh_server: Callable[..., tuple[httpx.Client, Engine]]) -> str:
     """A real server with admin on, over its own data directory (fuzzing adds articles)."""
-    config = Settings(data_dir=tmp_path_factory.mktemp("fuzz"), admin_token=TOKEN)
-    engine = Engine(config, encoder=encoder, reranker=reranker)
-    engine.bootstrap(DEFAULT_CORPUS_DIR)
-    yield str(serve(engine, config).base_url)
-    engine.close()
+    http, _ = fresh_server("fuzz", admin_token=TOKEN)
+    return str(http.base_url)
 
 
 @schema.parametrize()

@@ -365,3 +365,34 @@ def test_widget_script_is_self_contained(seed_http: httpx.Client) -> None:
     assert (
         Path(__file__).parents[2] / "service" / "api" / "static" / "widget.js"
     ).read_text() == source
+
+
+def test_a_briefing_renders_as_dated_key_points(page: Page, seed_http: httpx.Client) -> None:
+    page.goto(f"{seed_http.base_url}/")
+    # The demo page sets data-topic, so the empty panel offers a briefing first.
+    prompt = page.locator("briefing-chat").get_by_role("button", name="Brief me on this story")
+    prompt.click()
+    answer = _answers(page).first
+    expect(answer.locator(".kicker")).to_have_text("Key points")
+    points = answer.locator("ol.points li")
+    expect(points.first).to_be_visible()
+    api = seed_http.post("/ask", json={"question": "Brief me on ISIS in Deir e-Zor"}).json()
+    assert api["mode"] == "briefing" and len(api["quotes"]) >= 3
+    expect(points).to_have_count(len(api["quotes"]))
+    for i, quote in enumerate(api["quotes"]):
+        point = points.nth(i)
+        assert point.locator("p").inner_text() == quote["text"]
+        expect(point.locator("time")).to_have_attribute("datetime", "2014-06-23")
+        expect(point.locator("a.chip")).to_contain_text("[1] ")
+    expect(page.locator("briefing-chat").locator(".q")).to_have_text(
+        ["Brief me on ISIS in Deir e-Zor"]
+    )
+    # The prompt is only for an empty conversation.
+    expect(prompt).to_have_count(0)
+
+
+def test_no_briefing_prompt_without_a_topic(page: Page, cross_origin: tuple[str, str, str]) -> None:
+    _, allowed, _ = cross_origin
+    page.goto(allowed)
+    expect(page.locator("briefing-chat").locator(".hint")).to_be_visible()
+    expect(page.locator("briefing-chat").locator(".prompt")).to_have_count(0)

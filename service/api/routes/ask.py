@@ -22,7 +22,7 @@ def ask(body: AskRequest, engine: ReadyEngineDep, metrics: MetricsDep) -> AskRes
             body.question,
             conversation_id=body.conversation_id,
             top_k=body.top_k,
-            filters=_filters(body.filters),
+            filters=to_filters(body.filters),
         )
     except ConversationNotFoundError:
         raise no_conversation(body.conversation_id or "") from None
@@ -35,7 +35,8 @@ def ask(body: AskRequest, engine: ReadyEngineDep, metrics: MetricsDep) -> AskRes
     )
 
 
-def _filters(f: AskFilters | None) -> Filters | None:
+def to_filters(f: AskFilters | None) -> Filters | None:
+    """Request filters as retrieval filters."""
     if f is None:
         return None
     return Filters(

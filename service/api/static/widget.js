@@ -4,7 +4,9 @@
  *
  *   <script src="https://briefing.example/widget.js" async
  *           data-title="Ask the archive" data-placeholder="Ask a question…"
- *           data-color="#0b5cad" data-open="false"></script>
+ *           data-color="#0b5cad" data-open="false" data-topic="the ferry service"></script>
+ *
+ * With data-topic, the empty panel offers "Brief me on this story" as a first prompt.
  *
  * Safe by construction: every piece of text from the API is inserted with textContent or
  * as an attribute value, never as HTML; links are followed only when they are http(s).
@@ -70,6 +72,12 @@
     "  max-width: 100%; overflow-wrap: anywhere; }",
     "a.chip:hover { text-decoration: underline; }",
     ".none { margin: 0; color: #6b4e00; }",
+    ".points { margin: 0; padding: 0 0 0 20px; display: flex; flex-direction: column; gap: 8px; }",
+    ".points li p { margin: 0 0 4px; }",
+    ".points time { display: block; font-size: 12px; font-weight: 600; color: #555; }",
+    ".kicker { margin: 0 0 6px; font-size: 13px; font-weight: 600; color: #333; }",
+    ".prompt { align-self: flex-start; border: 1px solid var(--accent); color: var(--accent);",
+    "  background: #fff; border-radius: 999px; padding: 6px 12px; cursor: pointer; }",
     ".error { margin: 0; color: #a4001f; }",
     ".error button { margin-left: 6px; }",
     ".loading { margin: 0; color: #555; font-style: italic; }",
@@ -225,6 +233,7 @@
 
     render() {
       while (this.log.firstChild) this.log.removeChild(this.log.firstChild);
+      var self = this;
       if (!this.state.turns.length) {
         this.log.appendChild(
           el("p", {
@@ -232,8 +241,19 @@
             text: "Ask a question: every answer is quoted word for word from the archive, with its source.",
           })
         );
+        var topic = attr("topic", "");
+        if (topic && !this.busy) {
+          var prompt = el("button", {
+            type: "button",
+            className: "prompt",
+            text: "Brief me on this story",
+          });
+          prompt.addEventListener("click", function () {
+            self.ask("Brief me on " + topic);
+          });
+          this.log.appendChild(prompt);
+        }
       }
-      var self = this;
       this.state.turns.forEach(function (turn) {
         self.log.appendChild(el("p", { className: "q", text: turn.question }));
         self.log.appendChild(self.renderAnswer(turn));
@@ -261,11 +281,14 @@
       if (r.resolved_question && r.resolved_question !== r.question) {
         box.appendChild(el("p", { className: "resolved", text: "Read as: " + r.resolved_question }));
       }
+      var briefing = r.mode === "briefing";
       if (!r.answered) {
         box.appendChild(
           el("p", {
             className: "none",
-            text: "Not in the archive: no article answers this. Try other words or another question.",
+            text: briefing
+              ? "Nothing in the archive on this topic. Try other words."
+              : "Not in the archive: no article answers this. Try other words or another question.",
           })
         );
         return box;
@@ -274,6 +297,23 @@
       (r.citations || []).forEach(function (c) {
         cited[c.n] = c;
       });
+      if (briefing) {
+        // Key points in reading order (oldest article first), each dated and cited.
+        box.appendChild(el("p", { className: "kicker", text: "Key points" }));
+        var list = el("ol", { className: "points" });
+        (r.quotes || []).forEach(function (q) {
+          var c = cited[q.citation] || { n: q.citation, title: q.article_id };
+          list.appendChild(
+            el("li", null, [
+              el("time", c.published ? { datetime: c.published, text: c.published } : { text: "Undated" }),
+              el("p", { text: q.text }),
+              chip(c, q),
+            ])
+          );
+        });
+        box.appendChild(list);
+        return box;
+      }
       (r.quotes || []).forEach(function (q) {
         var c = cited[q.citation] || { n: q.citation, title: q.article_id };
         box.appendChild(
