@@ -11,8 +11,9 @@ the same size). Every request goes to 127.0.0.1 only, and the run stops by itsel
 
 Reports requests, errors (any 5xx, a status the request could not expect, or a broken
 connection), p50/p99 per route over the first and the last tenth of the run, and the
-server's resident memory after warm-up and at the end. Goals for 30 minutes: 0 errors, RSS
-growth < 10 %, p99 drift < 20 %.
+server's resident memory after warm-up, every 30 seconds and at the end, with its growth
+over the whole run and over the last two thirds (after the bounded stores have filled).
+Goals for 30 minutes: 0 errors, RSS growth < 10 %, p99 drift < 20 %.
 """
 
 from __future__ import annotations
@@ -257,7 +258,10 @@ def main() -> int:
                 flush=True,
             )
             soak = Soak(base, token, args.minutes * 60, args.seed)
-            progress = threading.Thread(target=_progress, args=(soak,), daemon=True)
+            series: list[tuple[float, float]] = [(0.0, rss_start)]  # (minutes, RSS MB)
+            progress = threading.Thread(
+                target=_progress, args=(soak, server.pid, series), daemon=True
+            )
             progress.start()
             soak.run(args.clients)
             rss_end = _rss_mb(server.pid)
@@ -274,7 +278,13 @@ def main() -> int:
         rss_start_mb=round(rss_start),
         rss_end_mb=round(rss_end),
         rss_growth_pct=round(100 * (rss_end - rss_start) / rss_start, 1),
+        rss_series_mb=[(round(m, 1), round(mb)) for m, mb in series],
     )
+    # Bounded stores (conversations up to BRIEFING_MAX_CONVERSATIONS, allocator arenas)
+    # fill during the first minutes; a leak shows as growth after that.
+    third = next((mb for m, mb in series if m >= args.minutes / 3), None)
+    if third:
+        report["rss_growth_last_two_thirds_pct"] = round(100 * (rss_end - third) / third, 1)
     for values in report["routes"].values():
         if "start" in values and "end" in values:
             values["p99_drift_pct"] = round(
@@ -287,12 +297,15 @@ def main() -> int:
     return 1 if report["errors"] else 0
 
 
-def _progress(soak: Soak) -> None:
+def _progress(soak: Soak, pid: int, series: list[tuple[float, float]]) -> None:
     while time.monotonic() < soak.deadline:
         time.sleep(30)
         left = max(0.0, soak.deadline - time.monotonic())
+        rss = _rss_mb(pid)
+        series.append(((time.monotonic() - soak.started) / 60, rss))
         print(
-            f"  {soak.requests} requests, {len(soak.errors)} errors, {left / 60:.1f} min left",
+            f"  {soak.requests} requests, {len(soak.errors)} errors, RSS {rss:.0f} MB, "
+            f"{left / 60:.1f} min left",
             file=sys.stderr,
             flush=True,
         )
@@ -302,7 +315,8 @@ def _print(report: dict) -> None:
     print(
         f"{report['requests']} requests in {report['minutes']:g} min from "
         f"{report['clients']} clients, {report['errors']} errors; server RSS "
-        f"{report['rss_start_mb']} -> {report['rss_end_mb']} MB ({report['rss_growth_pct']:+}%)"
+        f"{report['rss_start_mb']} -> {report['rss_end_mb']} MB ({report['rss_growth_pct']:+}%; "
+        f"{report.get('rss_growth_last_two_thirds_pct', '-')}% over the last two thirds)"
     )
     print(f"{'route':14s} {'start p50/p99 ms':>18s} {'end p50/p99 ms':>18s} {'p99 drift':>10s}")
     for kind, v in report["routes"].items():
