@@ -24,6 +24,11 @@ from service.ops.engine import Engine
 
 log = logging.getLogger(__name__)
 
+# Once a job arrives, the worker waits this long for more before updating the index: a
+# stream of changes then costs a few index versions a second, not one per change, and a
+# change is still answerable within about a second (as with Lucene's refresh interval).
+SETTLE_S = 0.25
+
 JobState = Literal["queued", "indexing", "done", "failed"]
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -118,6 +123,10 @@ class JobQueue:
                     self._wake.wait()
                 if not self._pending:
                     return
+                # Let a burst of changes join this update (new jobs notify; keep waiting).
+                settled = time.monotonic() + SETTLE_S
+                while not self._stopping and (left := settled - time.monotonic()) > 0:
+                    self._wake.wait(left)
                 batch, self._pending = self._pending, []
                 self._running = len(batch)
                 now = time.time()
