@@ -8,6 +8,7 @@ candidate whose article changed or vanished since is skipped, never quoted from 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -121,36 +122,41 @@ def compose(
     confidence = round(calibration.confidence(candidates[0]), 4)
     if confidence < calibration.threshold:
         return _abstain(confidence)
+    quotes, citations = cut_quotes(index, candidates, lambda ref: fetch.get(ref.id), top_k)
+    if not quotes:
+        return _abstain(0.0)
+    first = quotes[0]
+    return Answer(True, confidence, f"{quoted(first.text)} [{first.citation}]", quotes, citations)
+
+
+def cut_quotes(
+    index: SearchIndex,
+    candidates: list[Candidate],
+    stored: Callable[[ArticleRef], Article | None],
+    limit: int,
+) -> tuple[list[Quote], list[Citation]]:
+    """Up to ``limit`` non-overlapping quotes from ``candidates``, in their order, cut from
+    the articles as ``stored`` returns them (None for one gone or changed since indexing:
+    never quoted stale); citations numbered by first appearance."""
     quotes: list[Quote] = []
     taken: list[tuple[int, int, int]] = []
     numbers: dict[int, int] = {}
     for cand in candidates:
-        if len(quotes) >= top_k:
+        if len(quotes) >= limit:
             break
-        span = quote_span(index, cand.sentence)
         s = index.sentences[cand.sentence]
-        stored = fetch.get(index.articles[s.article].id)
-        if stored is None:
+        article = stored(index.articles[s.article])
+        if article is None:
             continue
-        if any(a == s.article and span[0] < e and st < span[1] for a, st, e in taken):
+        start, end = quote_span(index, cand.sentence)
+        if any(a == s.article and start < e and st < end for a, st, e in taken):
             continue
         n = numbers.setdefault(s.article, len(numbers) + 1)
-        taken.append((s.article, *span))
+        taken.append((s.article, start, end))
         quotes.append(
-            Quote(
-                stored.text[span[0] : span[1]],
-                stored.id,
-                span[0],
-                span[1],
-                round(cand.score, 4),
-                n,
-            )
+            Quote(article.text[start:end], article.id, start, end, round(cand.score, 4), n)
         )
-    if not quotes:
-        return _abstain(0.0)
-    citations = [Citation(n, index.articles[row]) for row, n in numbers.items()]
-    first = quotes[0]
-    return Answer(True, confidence, f"{quoted(first.text)} [{first.citation}]", quotes, citations)
+    return quotes, [Citation(n, index.articles[row]) for row, n in numbers.items()]
 
 
 def quoted(text: str) -> str:

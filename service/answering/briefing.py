@@ -26,7 +26,7 @@ import numpy as np
 
 from corpus.dates import parse_date
 from embeddings.index import SearchIndex
-from service.answering.answer import PLAIN, Answer, Citation, Quote, quote_span, quoted
+from service.answering.answer import PLAIN, Answer, Citation, Quote, cut_quotes, quoted
 from service.answering.live import ArticleLookup, Live
 from service.answering.retrieve import Candidate, Filters
 
@@ -160,17 +160,13 @@ def resolve_date(text: str, today: dt.date) -> str | None:
 def bounded(filters: Filters | None, request: BriefingRequest) -> Filters:
     """``filters`` further bounded by the request's dates."""
     f = filters or Filters()
-    after = (
-        max(d for d in (f.published_after, request.since) if d)
-        if (f.published_after or request.since)
-        else None
+    afters = [d for d in (f.published_after, request.since) if d]
+    befores = [d for d in (f.published_before, request.until) if d]
+    return replace(
+        f,
+        published_after=max(afters) if afters else None,
+        published_before=min(befores) if befores else None,
     )
-    before = (
-        min(d for d in (f.published_before, request.until) if d)
-        if (f.published_before or request.until)
-        else None
-    )
-    return replace(f, published_after=after, published_before=before)
 
 
 def brief(
@@ -186,7 +182,8 @@ def brief(
     after, before = where.published_after, where.published_before
     if after and before and after > before:
         return Briefing(request, [], [], 0.0, _nothing(request), index.version)
-    candidates = live.retriever.retrieve(request.topic, vector, where, pools=POOLS).candidates
+    retrieval = live.retriever.retrieve(request.topic, vector, where, pools=POOLS)
+    candidates = retrieval.candidates
     if not candidates:
         return Briefing(request, [], [], 0.0, _nothing(request), index.version)
     confidence = round(PLAIN.confidence(candidates[0]), 4)
@@ -194,7 +191,7 @@ def brief(
         return Briefing(request, [], [], confidence, _nothing(request), index.version)
     # A point must be near the best in fused score and, on its own signals, as likely
     # relevant as an answer must be: no filler from articles that merely share a word.
-    terms = set(live.retriever.query_terms(request.topic))
+    terms = set(retrieval.query_terms)
     eligible = [
         c
         for c in candidates
@@ -202,22 +199,12 @@ def brief(
         and PLAIN.confidence(live.retriever.with_coverage(c, terms)) >= POINT_FLOOR
     ]
     chosen = _select(index, eligible, request.max_points)
-    points: list[Quote] = []
-    numbers: dict[int, int] = {}
-    taken: list[tuple[int, int, int]] = []
-    for cand in _reading_order(index, chosen):
-        s = index.sentences[cand.sentence]
-        ref = index.articles[s.article]
-        stored = lookup(ref.id, ref.content_hash)
-        if stored is None:  # changed or withdrawn since indexing: never quoted stale
-            continue
-        start, end = quote_span(index, cand.sentence)
-        if any(a == s.article and start < e and st < end for a, st, e in taken):
-            continue
-        taken.append((s.article, start, end))
-        n = numbers.setdefault(s.article, len(numbers) + 1)
-        points.append(Quote(stored.text[start:end], ref.id, start, end, round(cand.score, 4), n))
-    citations = [Citation(n, index.articles[row]) for row, n in numbers.items()]
+    points, citations = cut_quotes(
+        index,
+        _reading_order(index, chosen),
+        lambda ref: lookup(ref.id, ref.content_hash),
+        request.max_points,
+    )
     if not points:
         return Briefing(request, [], [], confidence, _nothing(request), index.version)
     return Briefing(request, points, citations, confidence, None, index.version)

@@ -245,10 +245,6 @@ class Retriever:
             )
         return Retrieval(candidates, terms)
 
-    def query_terms(self, text: str) -> list[str]:
-        """The stemmed terms BM25 and coverage see in ``text``."""
-        return tokenize([text])[0]
-
     def with_coverage(self, candidate: Candidate, query_terms: set[str]) -> Candidate:
         """``candidate`` with its term coverage computed (it is 0.0 past ``detailed``)."""
         if candidate.coverage:

@@ -331,8 +331,10 @@ class Engine:
     ) -> Exchange:
         """Answer ``question`` as the next turn of a conversation (a new one without an id).
 
-        A follow-up is resolved against the earlier turns before it is asked. Raises
-        ``ConversationNotFoundError`` for an unknown or expired id.
+        A request to be briefed is answered with a briefing (at least ``top_k`` points) and
+        a follow-up to one narrows it; any other follow-up is resolved against the earlier
+        turns before it is asked. Raises ``ConversationNotFoundError`` for an unknown or
+        expired id.
         """
 
         def briefed(request: BriefingRequest) -> AskResult:

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import pytest
 
-from corpus.defaults import DEFAULT_CORPUS_DIR
 from corpus.readers import article_from_record
-from embeddings.encoder import Encoder
-from embeddings.reranker import Reranker
 from service.answering.briefing import BriefingRequest, briefing_request, narrow, resolve_date
 from service.evaluation.briefings import DATED_SET
 from service.ops.engine import Engine
-from service.settings import Settings
 from tests.helpers import assert_verbatim
 
 DATED = [
@@ -91,21 +87,12 @@ def test_dates_resolve_against_today() -> None:
 
 
 @pytest.fixture(scope="module")
-def dated(
-    tmp_path_factory: pytest.TempPathFactory,
-    encoder: Encoder,
-    reranker: Reranker,
-    serve: Callable[..., httpx.Client],
-) -> Iterator[tuple[httpx.Client, Engine]]:
+def dated(fresh_server: Callable[..., tuple[httpx.Client, Engine]]) -> tuple[httpx.Client, Engine]:
     """A real server over the seed article plus the dated set."""
-    settings = Settings(data_dir=tmp_path_factory.mktemp("dated"))
-    engine = Engine(settings, encoder=encoder, reranker=reranker)
-    engine.ingest([DEFAULT_CORPUS_DIR])
+    http, engine = fresh_server("dated")
     engine.ingest_articles(DATED)
-    engine.rebuild()
-    engine.state = "ready"
-    yield serve(engine, settings), engine
-    engine.close()
+    engine.update_index()
+    return http, engine
 
 
 def test_a_briefing_is_distinct_dated_and_in_reading_order(
