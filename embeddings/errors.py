@@ -15,3 +15,7 @@ class IndexIntegrityError(EmbeddingsError):
 
 class NoIndexError(EmbeddingsError):
     """No complete index version exists yet."""
+
+
+class OldIndexFormatError(IndexIntegrityError):
+    """A saved index was written in an older format; it is rebuilt from the store."""

@@ -1,29 +1,27 @@
-"""SearchIndex: sentences and passages of the corpus, searchable densely and by BM25.
+"""SearchIndex: one published version, a list of immutable segments plus tombstones.
 
-Sentences are what quotes are cut from; passages (paragraphs, with the article title and,
-for interview answers, the interviewer's question prepended) give each sentence its context.
-Each level has a FAISS inner-product index over unit vectors and a BM25 index, position i
-in every structure describing the same segment.
+Rows are numbered across the version: segment k's rows follow those of segments 0..k−1,
+for articles, passages and sentences alike. A withdrawn or replaced article stays in its
+segment, marked dead (a tombstone); its rows are never returned and disappear when the
+segment is merged. Tables are read from the segments' memory-mapped columns when a row is
+asked for: no Python object per sentence is held.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
 
-import faiss
 import numpy as np
 
-from embeddings.errors import IndexIntegrityError
-from embeddings.sparse import SparseIndex
+from embeddings.segment import ROLES, Segment
+from embeddings.sparse import idf, term_weights
 
-log = logging.getLogger(__name__)
+# 3: segments + tombstones (2 was one folder per version with every table rewritten).
+FORMAT_VERSION = 3
 
-# 2: BM25 kept as term counts (extendable), not bm25s's precomputed scores.
-FORMAT_VERSION = 2
+Level = str  # "sentences" or "passages"
 
 
 @dataclass(frozen=True)
@@ -62,158 +60,319 @@ class IndexedSentence:
     text: str
 
 
-@dataclass
-class Level:
-    """One searchable level (sentences or passages): vectors, FAISS and BM25 in step."""
-
-    vectors: np.ndarray
-    dense: faiss.Index
-    sparse: SparseIndex
-
-    @classmethod
-    def build(cls, vectors: np.ndarray, texts: list[str]) -> Level:
-        """Index unit ``vectors`` and their ``texts``."""
-        dense = faiss.IndexFlatIP(vectors.shape[1])
-        dense.add(vectors)
-        return cls(vectors, dense, SparseIndex.build(texts))
-
-    def extend(self, keep: np.ndarray, vectors: np.ndarray, texts: list[str]) -> Level:
-        """A new level of this one's rows ``keep`` followed by ``vectors``/``texts``.
-
-        This level is left untouched (it may be serving queries); only the new texts are
-        tokenised and no kept vector is recomputed.
-        """
-        merged = np.ascontiguousarray(
-            np.concatenate([self.vectors[keep], vectors.reshape(-1, self.vectors.shape[1])]),
-            dtype=np.float32,
-        )
-        dense = faiss.IndexFlatIP(merged.shape[1])
-        dense.add(merged)
-        return Level(merged, dense, self.sparse.extend(keep, texts))
-
-    def dense_search(
-        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``k`` rows by inner product (restricted to ``allowed`` row ids if given)."""
-        k = min(k, self.dense.ntotal)
-        if k <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        params = None
-        if allowed is not None:
-            params = faiss.SearchParameters()
-            params.sel = faiss.IDSelectorBatch(allowed.astype(np.int64))
-        scores, ids = self.dense.search(query.reshape(1, -1), k, params=params)
-        keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep]
+T = TypeVar("T")
 
 
-@dataclass
+class Rows(Sequence[T], Generic[T]):
+    """A read-only view of one table across segments; rows are built when read."""
+
+    def __init__(self, index: SearchIndex, level: str) -> None:
+        self._index = index
+        self._level = level
+
+    def __len__(self) -> int:
+        return int(self._index.bases[self._level][-1])
+
+    def __getitem__(self, row: int) -> T:  # type: ignore[override]
+        if not 0 <= row < len(self):
+            raise IndexError(row)
+        return cast(T, self._index.row(self._level, int(row)))
+
+    def __iter__(self) -> Iterator[T]:
+        return (self[i] for i in range(len(self)))
+
+
 class SearchIndex:
     """A loaded, verified index version."""
 
-    version: str
-    manifest: dict[str, Any]
-    articles: list[ArticleRef]
-    passages: list[IndexedPassage]
-    sentences: list[IndexedSentence]
-    sentence_level: Level
-    passage_level: Level
-    _by_id: dict[str, int] = field(default_factory=dict, repr=False)
-
-    def __post_init__(self) -> None:
-        self._by_id = {a.id: i for i, a in enumerate(self.articles)}
-
-    def article_row(self, article_id: str) -> int | None:
-        """Row of an article id, or None."""
-        return self._by_id.get(article_id)
+    def __init__(
+        self,
+        version: str,
+        manifest: dict[str, Any],
+        segments: Sequence[Segment],
+        dead: Sequence[np.ndarray],
+    ) -> None:
+        self.version = version
+        self.manifest = manifest
+        self.segments = list(segments)
+        self.dead = [np.asarray(d, dtype=bool) for d in dead]
+        self.bases = {
+            level: np.concatenate([[0], np.cumsum([s.counts[level] for s in self.segments])])
+            for level in ("articles", "passages", "sentences")
+        }
+        self.alive = [~d for d in self.dead]
+        # Row masks of what may be returned: live rows (and, for sentences, quotable ones);
+        # None where every row may be.
+        self._ok: dict[str, list[np.ndarray | None]] = {"sentences": [], "passages": []}
+        for seg, alive in zip(self.segments, self.alive, strict=True):
+            s_ok = seg.quotable() & alive[seg.sentences["article"]]
+            p_ok = alive[seg.passages["article"]]
+            self._ok["sentences"].append(None if s_ok.all() else s_ok)
+            self._ok["passages"].append(None if p_ok.all() else p_ok)
+        self.articles: Rows[ArticleRef] = Rows(self, "articles")
+        self.passages: Rows[IndexedPassage] = Rows(self, "passages")
+        self.sentences: Rows[IndexedSentence] = Rows(self, "sentences")
+        lengths = {
+            level: [
+                (s.sentence_postings if level == "sentences" else s.passage_postings).lengths
+                for s in self.segments
+            ]
+            for level in ("sentences", "passages")
+        }
+        self._avg_length = {
+            level: max(
+                1.0, float(sum(float(x.sum()) for x in arrays)) / max(1, len(self.rows(level)))
+            )
+            for level, arrays in lengths.items()
+        }
 
     @property
     def model_id(self) -> str:
         """The encoder the vectors were made with."""
         return str(self.manifest["model_id"])
 
-    def save(self, folder: Path) -> None:
-        """Write every file except the manifest into ``folder``."""
-        folder.mkdir(parents=True, exist_ok=True)
-        _write_json(folder / "articles.json", [asdict(a) for a in self.articles])
-        _write_json(folder / "passages.json", _columns(self.passages, IndexedPassage))
-        _write_json(folder / "sentences.json", _columns(self.sentences, IndexedSentence))
-        faiss.write_index(self.sentence_level.dense, str(folder / "sentences.faiss"))
-        faiss.write_index(self.passage_level.dense, str(folder / "passages.faiss"))
-        self.sentence_level.sparse.save(folder / "bm25-sentences")
-        self.passage_level.sparse.save(folder / "bm25-passages")
+    def rows(self, level: str) -> range:
+        """All row numbers of a table (live or not)."""
+        return range(int(self.bases[level][-1]))
 
-    @classmethod
-    def load(cls, folder: Path, manifest: dict[str, Any]) -> SearchIndex:
-        """Read an index whose files the caller has verified against ``manifest``."""
-        if manifest.get("format") != FORMAT_VERSION:
-            raise IndexIntegrityError(
-                f"{folder}: unsupported index format {manifest.get('format')}"
+    # --- rows -------------------------------------------------------------------------
+
+    def locate(self, level: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(segment, row within it) of each row number."""
+        rows = np.asarray(rows, dtype=np.int64)
+        seg = np.searchsorted(self.bases[level], rows, side="right") - 1
+        return seg, rows - self.bases[level][seg]
+
+    def column(self, level: str, name: str, rows: np.ndarray) -> np.ndarray:
+        """Values of a passage or sentence column for ``rows``, as version row numbers where
+        the column points at rows (article, passage, question, lead, first)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros(len(rows), dtype=np.int64)
+        seg, local = self.locate(level, rows)
+        points_at = {
+            "article": "articles",
+            "passage": "passages",
+            "question": "passages",
+            "lead": "passages",
+            "first": "sentences",
+        }.get(name)
+        for k in np.unique(seg):
+            pick = seg == k
+            segment = self.segments[k]
+            table = segment.sentences if level == "sentences" else segment.passages
+            values = np.asarray(table[name][local[pick]], dtype=np.int64)
+            if points_at is not None:
+                base = self.bases[points_at][k]
+                values = np.where(values >= 0, values + base, -1)
+            out[pick] = values
+        return out
+
+    def vectors(self, level: str, rows: np.ndarray) -> np.ndarray:
+        """Unit vectors of ``rows``."""
+        rows = np.asarray(rows, dtype=np.int64)
+        seg, local = self.locate(level, rows)
+        dim = int(self.manifest.get("dim") or self.segments[0].sentence_dense.vectors.shape[1])
+        out = np.zeros((len(rows), dim), dtype=np.float32)
+        for k in np.unique(seg):
+            pick = seg == k
+            dense = self._dense(self.segments[k], level)
+            order = np.argsort(local[pick])
+            block = np.empty((int(pick.sum()), dim), dtype=np.float32)
+            block[order] = dense.vectors[local[pick][order]]
+            out[pick] = block
+        return out
+
+    def text(self, sentence: int) -> str:
+        """Text of a sentence."""
+        seg, local = self.locate("sentences", np.array([sentence]))
+        return self.segments[int(seg[0])].texts.text(int(local[0]))
+
+    def row(self, level: str, row: int) -> ArticleRef | IndexedPassage | IndexedSentence:
+        """One row of a table as a small record."""
+        seg_arr, local_arr = self.locate(level, np.array([row]))
+        k, i = int(seg_arr[0]), int(local_arr[0])
+        seg = self.segments[k]
+        if level == "articles":
+            return ArticleRef(*seg.articles.row_tuple(i))
+        a_base, p_base = int(self.bases["articles"][k]), int(self.bases["passages"][k])
+        if level == "passages":
+            p = seg.passages
+            question = int(p["question"][i])
+            return IndexedPassage(
+                int(p["article"][i]) + a_base,
+                int(p["paragraph"][i]),
+                int(p["start"][i]),
+                int(p["end"][i]),
+                ROLES[int(p["role"][i])],
+                None if question < 0 else question + p_base,
             )
-        articles = [ArticleRef(**a) for a in _read_json(folder / "articles.json")]
-        passages = _rows(_read_json(folder / "passages.json"), IndexedPassage)
-        sentences = _rows(_read_json(folder / "sentences.json"), IndexedSentence)
-        levels = []
-        for name, rows in (("sentences", sentences), ("passages", passages)):
-            dense = faiss.read_index(str(folder / f"{name}.faiss"))
-            sparse = SparseIndex.load(folder / f"bm25-{name}")
-            counts = {
-                "stored": len(rows),
-                "manifest": manifest["counts"][name],
-                "faiss": dense.ntotal,
-                "bm25": sparse.doc_count,
-            }
-            if len(set(counts.values())) != 1:
-                raise IndexIntegrityError(f"{folder}: {name} counts disagree: {counts}")
-            vectors = dense.reconstruct_n(0, dense.ntotal) if dense.ntotal else np.zeros((0, 1))
-            levels.append(Level(np.ascontiguousarray(vectors, dtype=np.float32), dense, sparse))
-        if len(articles) != manifest["counts"]["articles"]:
-            raise IndexIntegrityError(f"{folder}: article count differs from the manifest")
-        _check_references(folder, articles, passages, sentences)
-        sentence_level, passage_level = levels
-        return cls(
-            str(manifest["version"]),
-            manifest,
-            articles,
-            passages,
-            sentences,
-            sentence_level,
-            passage_level,
+        s = seg.sentences
+        return IndexedSentence(
+            int(s["article"][i]) + a_base,
+            int(s["passage"][i]) + p_base,
+            int(s["start"][i]),
+            int(s["end"][i]),
+            ROLES[int(s["role"][i])],
+            seg.texts.text(i),
         )
 
+    def passage_sentences(self, passage: int) -> range:
+        """Sentence rows of a passage."""
+        first = int(self.column("passages", "first", np.array([passage]))[0])
+        count = int(self.column("passages", "count", np.array([passage]))[0])
+        return range(first, first + count)
 
-def _check_references(
-    folder: Path,
-    articles: list[ArticleRef],
-    passages: list[IndexedPassage],
-    sentences: list[IndexedSentence],
-) -> None:
-    n_articles, n_passages = len(articles), len(passages)
-    if any(not 0 <= p.article < n_articles for p in passages) or any(
-        not 0 <= s.passage < n_passages or s.article != passages[s.passage].article
-        for s in sentences
-    ):
-        raise IndexIntegrityError(f"{folder}: segment rows point outside the index")
+    # --- articles ---------------------------------------------------------------------
 
+    def article_row(self, article_id: str) -> int | None:
+        """Row of the live article with this id, or None."""
+        for k in range(len(self.segments) - 1, -1, -1):
+            for r in self.segments[k].articles.rows_of(article_id):
+                if self.alive[k][r]:
+                    return int(self.bases["articles"][k]) + r
+        return None
 
-def _columns(rows: list[Any], kind: type) -> dict[str, list[Any]]:
-    names = [f.name for f in fields(kind)]
-    return {n: [getattr(r, n) for r in rows] for n in names}
+    def live_articles(self) -> Iterator[ArticleRef]:
+        """Every live article."""
+        for seg, alive in zip(self.segments, self.alive, strict=True):
+            for r in np.flatnonzero(alive):
+                yield ArticleRef(*seg.articles.row_tuple(int(r)))
 
+    def live_counts(self) -> dict[str, int]:
+        """Live rows of each table."""
+        out = {"articles": 0, "passages": 0, "sentences": 0}
+        for seg, alive in zip(self.segments, self.alive, strict=True):
+            out["articles"] += int(alive.sum())
+            out["passages"] += int(alive[seg.passages["article"]].sum())
+            out["sentences"] += int(alive[seg.sentences["article"]].sum())
+        return out
 
-def _rows(columns: dict[str, list[Any]], kind: type) -> list[Any]:
-    names = [f.name for f in fields(kind)]
-    if set(columns) != set(names) or len({len(columns[n]) for n in names}) > 1:
-        raise IndexIntegrityError(f"malformed {kind.__name__} table")
-    return [kind(*values) for values in zip(*(columns[n] for n in names), strict=True)]
+    def article_masks(
+        self,
+        *,
+        source: str | None = None,
+        published_after: str | None = None,
+        published_before: str | None = None,
+        article_ids: Sequence[str] | None = None,
+    ) -> list[np.ndarray]:
+        """Per segment, the live articles that pass the filters (vectorised per column)."""
+        masks = [a.copy() for a in self.alive]
+        if article_ids is not None:
+            wanted = [np.zeros_like(m) for m in masks]
+            for aid in set(article_ids):
+                for k, seg in enumerate(self.segments):
+                    for r in seg.articles.rows_of(aid):
+                        wanted[k][r] = True
+            masks = [m & w for m, w in zip(masks, wanted, strict=True)]
+        for k, seg in enumerate(self.segments):
+            table = seg.articles
+            if source is not None:
+                codes, names = table.source_codes
+                folded = source.casefold()
+                code = names.index(folded) if folded in names else -2
+                masks[k] &= codes == code
+            if published_after or published_before:
+                dates = np.asarray(table.published)
+                masks[k] &= dates != ""
+                if published_after:
+                    masks[k] &= dates >= published_after
+                if published_before:
+                    masks[k] &= dates <= published_before
+        return masks
 
+    # --- search -----------------------------------------------------------------------
 
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    def _dense(self, segment: Segment, level: str) -> Any:
+        return segment.sentence_dense if level == "sentences" else segment.passage_dense
 
+    def _postings(self, segment: Segment, level: str) -> Any:
+        return segment.sentence_postings if level == "sentences" else segment.passage_postings
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise IndexIntegrityError(f"{path}: unreadable ({exc})") from exc
+    def _allowed(
+        self, level: str, k: int, article_masks: Sequence[np.ndarray] | None
+    ) -> np.ndarray | None:
+        ok = self._ok[level][k]
+        if article_masks is None:
+            return ok
+        seg = self.segments[k]
+        owner = seg.sentences["article"] if level == "sentences" else seg.passages["article"]
+        rows = article_masks[k][owner]
+        return rows if ok is None else rows & ok
+
+    def sentence_allowed(
+        self, rows: np.ndarray, article_masks: Sequence[np.ndarray] | None = None
+    ) -> np.ndarray:
+        """Which sentence ``rows`` a search may return (quotable, live, passing filters)."""
+        seg, local = self.locate("sentences", rows)
+        out = np.ones(len(rows), dtype=bool)
+        for k in np.unique(seg):
+            allowed = self._allowed("sentences", int(k), article_masks)
+            if allowed is not None:
+                pick = seg == k
+                out[pick] = allowed[local[pick]]
+        return out
+
+    def dense(
+        self,
+        level: str,
+        query: np.ndarray,
+        k: int,
+        article_masks: Sequence[np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Best ``k`` rows by inner product with ``query`` (exact scores), best first."""
+        all_rows, all_scores = [], []
+        for s, seg in enumerate(self.segments):
+            allowed = self._allowed(level, s, article_masks)
+            if allowed is not None and not allowed.any():
+                continue
+            rows, scores = self._dense(seg, level).search(query, k, allowed)
+            all_rows.append(rows + self.bases[level][s])
+            all_scores.append(scores)
+        if not all_rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        rows, scores = np.concatenate(all_rows), np.concatenate(all_scores)
+        order = np.argsort(-scores, kind="stable")[:k]
+        return rows[order], scores[order]
+
+    def bm25(
+        self,
+        level: str,
+        terms: Sequence[str],
+        article_masks: Sequence[np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 of every allowed row holding a query term: (rows ascending, scores)."""
+        terms = list(dict.fromkeys(terms))
+        if not terms or not self.segments:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        n_rows = len(self.rows(level))
+        weights = {
+            t: idf(n_rows, sum(self._postings(seg, level).df(t) for seg in self.segments))
+            for t in terms
+        }
+        avg = self._avg_length[level]
+        out_rows, out_scores = [], []
+        for s, seg in enumerate(self.segments):
+            postings = self._postings(seg, level)
+            rows_parts, score_parts = [], []
+            for t in terms:
+                hit = postings.lookup(t)
+                if hit is None:
+                    continue
+                rows, tfs = hit
+                rows_parts.append(np.asarray(rows))
+                score_parts.append(weights[t] * term_weights(tfs, postings.lengths[rows], avg))
+            if not rows_parts:
+                continue
+            rows = np.concatenate(rows_parts)
+            scores = np.concatenate(score_parts)
+            unique, inverse = np.unique(rows, return_inverse=True)
+            summed = np.bincount(inverse, weights=scores).astype(np.float32)
+            allowed = self._allowed(level, s, article_masks)
+            if allowed is not None:
+                keep = allowed[unique]
+                unique, summed = unique[keep], summed[keep]
+            out_rows.append(unique.astype(np.int64) + self.bases[level][s])
+            out_scores.append(summed)
+        if not out_rows:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return np.concatenate(out_rows), np.concatenate(out_scores)

@@ -1,13 +1,17 @@
-"""Index versions on disk: built beside the live one, published by one atomic rename.
+"""Index versions on disk: immutable segments, and small manifests that name them.
 
 Layout under the index root::
 
-    CURRENT             name of the live version (replaced atomically with os.replace)
-    versions/<version>/ complete, verified versions (manifest.json written last)
-    building/<version>/ versions being written; anything left here after a crash is junk
+    CURRENT                 name of the live version (replaced atomically with os.replace)
+    segments/<segment>/     one immutable segment; segment.json (counts, checksums) last
+    versions/<version>/     manifest.json (segments, tombstones, counts) and the tombstone
+                            arrays of the segments with withdrawn articles
+    building/<name>/        segments and versions being written; junk after a crash
 
-A reader follows CURRENT, verifies the manifest's checksums and counts, and refuses a
-version that does not match rather than answering from it.
+A version is published by writing its new segments and its manifest beside the live
+version, then replacing CURRENT: readers never see a half-written version. A reader
+verifies each segment's checksums once, when it first loads it, and keeps it (segments
+never change), so following a new version costs only what it adds.
 """
 
 from __future__ import annotations
@@ -18,16 +22,22 @@ import logging
 import os
 import secrets
 import shutil
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from embeddings.errors import IndexIntegrityError, NoIndexError
-from embeddings.index import SearchIndex
+import numpy as np
+
+from embeddings.columns import load_array, save_array
+from embeddings.errors import IndexIntegrityError, NoIndexError, OldIndexFormatError
+from embeddings.index import FORMAT_VERSION, SearchIndex
+from embeddings.segment import Segment
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+SEGMENT_META = "segment.json"
 POINTER = "CURRENT"
 
 
@@ -54,14 +64,41 @@ def _fsync_tree(folder: Path) -> None:
     _fsync_dir(folder)
 
 
-def _checksums(folder: Path) -> dict[str, str]:
-    sums = {}
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and path.name != MANIFEST:
-            sums[path.relative_to(folder).as_posix()] = hashlib.sha256(
-                path.read_bytes()
-            ).hexdigest()
-    return sums
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _checksums(folder: Path, skip: str) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): _sha256(p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != skip
+    }
+
+
+def _verify_files(folder: Path, expected: Any, skip: str) -> None:
+    if not isinstance(expected, dict) or not expected:
+        raise IndexIntegrityError(f"{folder}: its description lists no files")
+    actual = _checksums(folder, skip)
+    if actual != expected:
+        bad = sorted(set(expected) ^ set(actual)) or sorted(
+            k for k in expected if expected[k] != actual.get(k)
+        )
+        raise IndexIntegrityError(f"{folder}: files do not match their checksums: {bad}")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise IndexIntegrityError(f"{path}: missing or unreadable ({exc})") from exc
+    if not isinstance(data, dict):
+        raise IndexIntegrityError(f"{path}: not a JSON object")
+    return data
 
 
 class Snapshots:
@@ -70,8 +107,11 @@ class Snapshots:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.versions = root / "versions"
+        self.segments = root / "segments"
         self.building = root / "building"
         self._warned_empty = False
+        self._loaded: dict[str, Segment] = {}  # verified segments, reused across versions
+        self._loaded_lock = threading.Lock()
 
     def current_version(self) -> str | None:
         """Name of the live version, or None if none was ever published."""
@@ -94,12 +134,23 @@ class Snapshots:
         return name
 
     def publish(self, index: SearchIndex) -> Path:
-        """Write ``index`` beside the live version, then make it live atomically."""
-        self.building.mkdir(parents=True, exist_ok=True)
-        self.versions.mkdir(parents=True, exist_ok=True)
+        """Write ``index``'s new segments and manifest, then make it live atomically."""
+        for folder in (self.building, self.versions, self.segments):
+            folder.mkdir(parents=True, exist_ok=True)
+        for segment in index.segments:
+            if not (self.segments / segment.name / SEGMENT_META).exists():
+                self._write_segment(segment)
         staging = self.building / index.version
-        index.save(staging)
-        manifest = dict(index.manifest, files=_checksums(staging))
+        staging.mkdir()
+        entries = []
+        for segment, dead in zip(index.segments, index.dead, strict=True):
+            entry: dict[str, Any] = {"name": segment.name, "counts": segment.counts}
+            if dead.any():
+                entry["tombstones"] = f"tombstones.{segment.name}"
+                save_array(staging, entry["tombstones"], np.packbits(dead))
+            entries.append(entry)
+        manifest = dict(index.manifest, format=FORMAT_VERSION, segments=entries)
+        manifest["files"] = _checksums(staging, MANIFEST)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         _fsync_tree(staging)
         final = self.versions / index.version
@@ -113,8 +164,20 @@ class Snapshots:
             os.fsync(f.fileno())
         os.replace(tmp, self.root / POINTER)
         _fsync_dir(self.root)
-        log.info("published index version %s", index.version)
+        index.manifest = manifest
+        with self._loaded_lock:
+            self._loaded.update((s.name, s) for s in index.segments)
+        log.info("published index version %s (%d segments)", index.version, len(entries))
         return final
+
+    def _write_segment(self, segment: Segment) -> None:
+        staging = self.building / segment.name
+        segment.save(staging)
+        meta = {"counts": segment.counts, "files": _checksums(staging, SEGMENT_META)}
+        (staging / SEGMENT_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        _fsync_tree(staging)
+        os.rename(staging, self.segments / segment.name)
+        _fsync_dir(self.segments)
 
     def load_current(self) -> SearchIndex:
         """Load and verify the live version."""
@@ -127,30 +190,60 @@ class Snapshots:
         return self.load(version)
 
     def load(self, version: str) -> SearchIndex:
-        """Load one version after checking every file against its manifest."""
-        folder = self.versions / version
-        manifest = self.verify(folder)
-        return SearchIndex.load(folder, manifest)
+        """Load one version: its manifest and tombstones checked, each segment verified
+        against its checksums the first time it is loaded."""
+        manifest = self.verify(self.versions / version)
+        segments, dead = [], []
+        for entry in manifest["segments"]:
+            segment = self._segment(str(entry["name"]), entry["counts"])
+            n = segment.counts["articles"]
+            if "tombstones" in entry:
+                bits = load_array(self.versions / version, str(entry["tombstones"]))
+                mask = np.unpackbits(np.asarray(bits), count=n).astype(bool)
+            else:
+                mask = np.zeros(n, dtype=bool)
+            segments.append(segment)
+            dead.append(mask)
+        index = SearchIndex(str(manifest["version"]), manifest, segments, dead)
+        if index.live_counts() != manifest["counts"]:
+            raise IndexIntegrityError(
+                f"version {version}: live rows {index.live_counts()} differ from the "
+                f"manifest's {manifest['counts']}"
+            )
+        with self._loaded_lock:  # keep only what this version uses
+            self._loaded = {s.name: s for s in segments}
+        return index
+
+    def _segment(self, name: str, counts: dict[str, int]) -> Segment:
+        with self._loaded_lock:
+            segment = self._loaded.get(name)
+        if segment is not None:
+            return segment
+        folder = self.segments / name
+        meta = _read_json(folder / SEGMENT_META)
+        if meta.get("counts") != counts:
+            raise IndexIntegrityError(f"segment {name}: counts differ from the manifest")
+        _verify_files(folder, meta.get("files"), SEGMENT_META)
+        return Segment.load(folder, counts)
 
     def verify(self, folder: Path) -> dict[str, Any]:
-        """Return the manifest of ``folder`` if every listed file is present and intact."""
-        try:
-            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise IndexIntegrityError(f"{folder}: missing or unreadable manifest ({exc})") from exc
-        expected = manifest.get("files")
-        if not isinstance(expected, dict) or not expected:
-            raise IndexIntegrityError(f"{folder}: manifest lists no files")
-        actual = _checksums(folder)
-        if actual != expected:
-            bad = sorted(set(expected) ^ set(actual)) or sorted(
-                k for k in expected if expected[k] != actual.get(k)
+        """The manifest of a version folder, if it is of this format and its files intact."""
+        manifest = _read_json(folder / MANIFEST)
+        if manifest.get("format") != FORMAT_VERSION:
+            raise OldIndexFormatError(
+                f"{folder.name} is in index format {manifest.get('format')}, not {FORMAT_VERSION}"
             )
-            raise IndexIntegrityError(f"{folder}: files do not match the manifest: {bad}")
-        return dict(manifest)
+        if not isinstance(manifest.get("segments"), list):
+            raise IndexIntegrityError(f"{folder}: manifest lists no segments")
+        if manifest.get("files"):
+            _verify_files(folder, manifest["files"], MANIFEST)
+        elif any(p.name != MANIFEST for p in folder.iterdir()):
+            raise IndexIntegrityError(f"{folder}: files not listed in the manifest")
+        return manifest
 
     def clean(self, keep: int = 2) -> None:
-        """Remove half-written builds and all but the newest ``keep`` old versions.
+        """Remove half-written builds, all but the newest ``keep`` old versions, and the
+        segments no remaining version names.
 
         Call only while holding the writer lock, so no build in progress is removed.
         """
@@ -161,7 +254,20 @@ class Snapshots:
         for junk in self.root.glob(f"{POINTER}.*.tmp"):  # a pointer never moved into place
             junk.unlink(missing_ok=True)
         live = self.current_version()
-        if self.versions.exists():
-            old = sorted(p for p in self.versions.iterdir() if p.name != live)
-            for path in old[: max(0, len(old) - keep)]:
-                shutil.rmtree(path, ignore_errors=True)
+        if not self.versions.exists():
+            return
+        old = sorted(p for p in self.versions.iterdir() if p.name != live)
+        for path in old[: max(0, len(old) - keep)]:
+            shutil.rmtree(path, ignore_errors=True)
+        if not self.segments.exists():
+            return
+        named: set[str] = set()
+        for folder in self.versions.iterdir():
+            try:
+                manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+                named.update(str(e["name"]) for e in manifest.get("segments", []))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+        for folder in self.segments.iterdir():
+            if folder.name not in named:
+                shutil.rmtree(folder, ignore_errors=True)

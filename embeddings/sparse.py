@@ -1,10 +1,12 @@
-"""BM25 over segment texts (Snowball English stemming), extendable and saved without pickle.
+"""BM25 from an inverted index (Snowball English stemming), one per segment and level.
 
-The index keeps each document's term counts (a sparse documents × terms matrix), not
-precomputed scores, so a new version can drop and add documents without re-reading the
-others: only new texts are tokenised. Scores follow Lucene's BM25 (the variant bm25s uses
-by default): idf = ln(1 + (N − df + 0.5) / (df + 0.5)), and each term's weight
-tf / (tf + k1 · (1 − b + b · dl / avgdl)), with k1 = 1.5 and b = 0.75.
+Each segment keeps, per term, the rows that hold it and how often (postings), plus each
+row's length; nothing is precomputed that depends on the rest of the archive. A query
+scores only the postings of its terms, with statistics summed over the version's segments
+(Lucene's BM25, the variant bm25s uses by default): idf = ln(1 + (N − df + 0.5) /
+(df + 0.5)), and each term's weight tf / (tf + k1 · (1 − b + b · dl / avgdl)), with
+k1 = 1.5 and b = 0.75. As in Lucene, rows of withdrawn articles count in N and df until
+their segment is merged away.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import bm25s
@@ -19,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 import Stemmer
 
+from embeddings.columns import load_array, save_array
 from embeddings.errors import IndexIntegrityError
 from embeddings.stopwords import STOPWORDS_EN
 
@@ -41,106 +45,144 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     return [list(tokens) for tokens in out]
 
 
-class SparseIndex:
-    """BM25 over documents whose ids are row positions."""
+@dataclass(frozen=True)
+class Postings:
+    """The inverted index of one segment level: term → (rows, term frequencies)."""
 
-    def __init__(self, counts: sp.csr_matrix, vocab: list[str]) -> None:
-        self.counts = counts  # documents × terms, term frequencies
-        self.vocab = vocab
-        self._term = {t: i for i, t in enumerate(vocab)}
-        self.size = counts.shape[0]
-        lengths = np.asarray(counts.sum(axis=1)).ravel().astype(np.float32)
-        avg = float(lengths.mean()) if self.size and lengths.mean() > 0 else 1.0
-        self._norm = (K1 * (1 - B + B * lengths / avg)).astype(np.float32)
-        self._by_term = counts.tocsc()
-        df = np.diff(self._by_term.indptr).astype(np.float64)
-        self._idf = np.log(1 + (self.size - df + 0.5) / (df + 0.5)).astype(np.float32)
+    terms: list[str]
+    indptr: np.ndarray  # int64, len(terms) + 1
+    rows: np.ndarray  # int32, term-major
+    tfs: np.ndarray  # int32
+    lengths: np.ndarray  # int32, tokens per row
+    _term: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
-    @classmethod
-    def build(cls, texts: Sequence[str]) -> SparseIndex:
-        """Index ``texts``."""
-        return cls.empty().extend(np.zeros(0, dtype=np.int64), texts)
+    def __post_init__(self) -> None:
+        self._term.update((t, i) for i, t in enumerate(self.terms))
 
     @classmethod
-    def empty(cls) -> SparseIndex:
-        """An index of no documents."""
-        return cls(sp.csr_matrix((0, 0), dtype=np.int32), [])
-
-    def extend(self, keep: np.ndarray, texts: Sequence[str]) -> SparseIndex:
-        """A new index of this one's rows ``keep`` (in that order) followed by ``texts``.
-
-        Only ``texts`` are tokenised; this index is not changed.
-        """
-        vocab = list(self.vocab)
-        term = dict(self._term)
+    def build(cls, texts: Sequence[str]) -> Postings:
+        """Index ``texts`` (row i is ``texts[i]``)."""
+        vocab: dict[str, int] = {}
         rows: list[int] = []
         cols: list[int] = []
         vals: list[int] = []
         for r, tokens in enumerate(tokenize(texts)):
             counts: dict[int, int] = {}
             for t in tokens:
-                col = term.get(t)
-                if col is None:
-                    col = term[t] = len(vocab)
-                    vocab.append(t)
+                col = vocab.setdefault(t, len(vocab))
                 counts[col] = counts.get(col, 0) + 1
             rows.extend([r] * len(counts))
             cols.extend(counts)
             vals.extend(counts.values())
-        width = len(vocab)
-        if keep.size == self.size and np.array_equal(keep, np.arange(self.size)):
-            kept = self.counts  # only additions: the rows stay as they are
-        elif keep.size:
-            kept = self.counts[keep]
-        else:
-            kept = sp.csr_matrix((0, width), dtype=np.int32)
-        kept = sp.csr_matrix(
-            (kept.data, kept.indices, kept.indptr), shape=(kept.shape[0], width), dtype=np.int32
-        )
-        new = sp.csr_matrix(
-            (np.array(vals, dtype=np.int32), (np.array(rows), np.array(cols))),
-            shape=(len(texts), width),
+        matrix = sp.csr_matrix(
+            (np.array(vals, dtype=np.int32), (np.array(rows, dtype=np.int64), np.array(cols))),
+            shape=(len(texts), len(vocab)),
             dtype=np.int32,
         )
-        return SparseIndex(sp.vstack([kept, new], format="csr", dtype=np.int32), vocab)
-
-    def save(self, folder: Path) -> None:
-        """Write the term counts as .npy arrays and the vocabulary as JSON into ``folder``."""
-        folder.mkdir(parents=True, exist_ok=True)
-        np.save(folder / "indptr.npy", self.counts.indptr.astype(np.int64))
-        np.save(folder / "indices.npy", self.counts.indices.astype(np.int32))
-        np.save(folder / "counts.npy", self.counts.data.astype(np.int32))
-        (folder / "vocab.json").write_text(json.dumps(self.vocab), encoding="utf-8")
+        return cls._of(matrix, list(vocab))
 
     @classmethod
-    def load(cls, folder: Path) -> SparseIndex:
-        """Read an index written by ``save`` (numpy arrays only, never pickles)."""
-        try:
-            indptr = np.load(folder / "indptr.npy", allow_pickle=False)
-            indices = np.load(folder / "indices.npy", allow_pickle=False)
-            data = np.load(folder / "counts.npy", allow_pickle=False)
-            vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
-            counts = sp.csr_matrix(
-                (data, indices, indptr), shape=(len(indptr) - 1, len(vocab)), dtype=np.int32
-            )
-        except (OSError, ValueError) as exc:
-            raise IndexIntegrityError(f"{folder}: unreadable BM25 index ({exc})") from exc
-        return cls(counts, vocab)
+    def _of(cls, matrix: sp.csr_matrix, vocab: list[str]) -> Postings:
+        """Postings of a rows × terms count matrix, terms sorted."""
+        order = np.argsort(np.array(vocab, dtype=object)) if vocab else np.zeros(0, np.int64)
+        by_term = matrix.tocsc()[:, order].tocsc() if vocab else sp.csc_matrix(matrix.shape)
+        by_term.sort_indices()
+        lengths = np.asarray(matrix.sum(axis=1)).ravel().astype(np.int32)
+        return cls(
+            [vocab[i] for i in order],
+            by_term.indptr.astype(np.int64),
+            by_term.indices.astype(np.int32),
+            by_term.data.astype(np.int32),
+            lengths,
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[tuple[Postings, np.ndarray]]) -> Postings:
+        """One index of each part's ``rows`` (in order), parts one after another.
+
+        Nothing is re-tokenised: each part's counts are re-keyed to the union vocabulary.
+        """
+        vocab: dict[str, int] = {}
+        blocks = []
+        for postings, rows in parts:
+            cols = np.array([vocab.setdefault(t, len(vocab)) for t in postings.terms])
+            matrix = sp.csc_matrix(
+                (postings.tfs, postings.rows, postings.indptr),
+                shape=(postings.size, len(postings.terms)),
+            ).tocsr()[rows]
+            coo = matrix.tocoo()
+            blocks.append((coo.row, cols[coo.col] if cols.size else coo.col, coo.data, len(rows)))
+        offset = 0
+        all_rows, all_cols, all_vals = [], [], []
+        for r, c, v, n in blocks:
+            all_rows.append(r.astype(np.int64) + offset)
+            all_cols.append(c.astype(np.int64))
+            all_vals.append(v.astype(np.int32))
+            offset += n
+        matrix = sp.csr_matrix(
+            (
+                np.concatenate(all_vals) if all_vals else np.zeros(0, np.int32),
+                (
+                    np.concatenate(all_rows) if all_rows else np.zeros(0, np.int64),
+                    np.concatenate(all_cols) if all_cols else np.zeros(0, np.int64),
+                ),
+            ),
+            shape=(offset, len(vocab)),
+            dtype=np.int32,
+        )
+        return cls._of(matrix, list(vocab))
 
     @property
-    def doc_count(self) -> int:
-        """Documents in the index."""
-        return self.size
+    def size(self) -> int:
+        """Rows in the index."""
+        return len(self.lengths)
 
-    def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
-        """BM25 score of every document for the (already tokenized) query."""
-        out = np.zeros(self.size, dtype=np.float32)
-        for t in query_tokens:
-            col = self._term.get(t)
-            if col is None:
-                continue
-            lo, hi = self._by_term.indptr[col], self._by_term.indptr[col + 1]
-            docs = self._by_term.indices[lo:hi]
-            tf = self._by_term.data[lo:hi].astype(np.float32)
-            out[docs] += self._idf[col] * tf / (tf + self._norm[docs])
-        return out
+    def lookup(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """Rows holding ``term`` and its frequency in each, or None."""
+        col = self._term.get(term)
+        if col is None:
+            return None
+        lo, hi = int(self.indptr[col]), int(self.indptr[col + 1])
+        return self.rows[lo:hi], self.tfs[lo:hi]
+
+    def df(self, term: str) -> int:
+        """Rows holding ``term``."""
+        col = self._term.get(term)
+        return 0 if col is None else int(self.indptr[col + 1] - self.indptr[col])
+
+    def save(self, folder: Path, name: str) -> None:
+        """Write the arrays as ``.npy`` and the terms as JSON."""
+        save_array(folder, f"{name}.indptr", self.indptr)
+        save_array(folder, f"{name}.rows", self.rows)
+        save_array(folder, f"{name}.tfs", self.tfs)
+        save_array(folder, f"{name}.lengths", self.lengths)
+        (folder / f"{name}.terms.json").write_text(json.dumps(self.terms), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, name: str) -> Postings:
+        """Read what ``save`` wrote (arrays memory-mapped)."""
+        try:
+            terms = json.loads((folder / f"{name}.terms.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise IndexIntegrityError(f"{folder}: unreadable BM25 terms ({exc})") from exc
+        postings = cls(
+            terms,
+            load_array(folder, f"{name}.indptr"),
+            load_array(folder, f"{name}.rows"),
+            load_array(folder, f"{name}.tfs"),
+            load_array(folder, f"{name}.lengths"),
+        )
+        if len(postings.indptr) != len(terms) + 1 or int(postings.indptr[-1]) != len(postings.rows):
+            raise IndexIntegrityError(f"{folder}: BM25 postings {name} are inconsistent")
+        return postings
+
+
+def idf(n_rows: int, df: int) -> float:
+    """Lucene's BM25 idf."""
+    return float(np.log(1 + (n_rows - df + 0.5) / (df + 0.5)))
+
+
+def term_weights(tfs: np.ndarray, lengths: np.ndarray, avg_length: float) -> np.ndarray:
+    """tf / (tf + k1 · (1 − b + b · dl / avgdl)) for each posting."""
+    tf = tfs.astype(np.float32)
+    return tf / (tf + K1 * (1 - B + B * lengths.astype(np.float32) / avg_length))

@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from corpus.defaults import DEFAULT_CORPUS_DIR
+from embeddings.encoder import Backend
 
 _ORIGIN = re.compile(r"^https?://[^/\s?#]+$")
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour)\s*$")
@@ -27,6 +28,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     model_path: Path | None = None
+    encoder: Backend = "onnx-int8"
+    model_cache_dir: Path | None = None
     rerank: bool = False
     rerank_depth: int = 12
     reranker_path: Path | None = None

@@ -230,9 +230,9 @@ def _select(index: SearchIndex, candidates: list[Candidate], k: int) -> list[Can
     span = float(scores.max() - scores.min()) or 1.0
     relevance = (scores - scores.min()) / span
     relevance += RECENCY * _recency(index, ids)
-    vectors = index.sentence_level.vectors[ids]
+    vectors = index.vectors("sentences", ids)
     similarity = vectors @ vectors.T
-    passages = np.array([index.sentences[i].passage for i in ids])
+    passages = index.column("sentences", "passage", ids)
     same = passages[:, None] == passages[None, :]
     similarity = np.where(same, np.maximum(similarity, SAME_PARAGRAPH), similarity)
     chosen: list[int] = []
@@ -250,7 +250,7 @@ def _select(index: SearchIndex, candidates: list[Candidate], k: int) -> list[Can
 
 def _recency(index: SearchIndex, ids: np.ndarray) -> np.ndarray:
     """0 for the oldest dated article among the candidates, 1 for the newest; 0 undated."""
-    dates = [index.articles[index.sentences[i].article].published for i in ids]
+    dates = [index.articles[int(a)].published for a in index.column("sentences", "article", ids)]
     days = np.array(
         [dt.date.fromisoformat(d).toordinal() if d else -1 for d in dates], dtype=np.float64
     )

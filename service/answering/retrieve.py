@@ -17,10 +17,12 @@ from typing import Protocol
 
 import numpy as np
 
-from corpus.article import QUOTABLE_ROLES
 from embeddings.index import SearchIndex
 from embeddings.sparse import tokenize
 from service.answering.cues import answer_type, holds
+
+# Passages whose terms are remembered between queries (for the coverage signal).
+PASSAGE_TERMS_CACHE = 50_000
 
 
 @dataclass(frozen=True)
@@ -101,45 +103,20 @@ class Retriever:
         # Term coverage (a confidence signal) is computed for this many best candidates:
         # at least as many as a reranker may promote to first place.
         self.detailed = detailed
-        # Stemmed terms of each passage, filled as queries need them (the index never changes).
+        # Stemmed terms of each passage, filled as queries need them (the index never
+        # changes); bounded, as a long-running server meets many passages.
         self._passage_terms: dict[int, frozenset[str]] = {}
-        self._quotable = np.array([s.role in QUOTABLE_ROLES for s in index.sentences], dtype=bool)
-        self._sentence_article = np.array([s.article for s in index.sentences], dtype=np.int64)
-        self._sentence_passage = np.array([s.passage for s in index.sentences], dtype=np.int64)
-        self._passage_article = np.array([p.article for p in index.passages], dtype=np.int64)
-        self._passage_sentences: dict[int, list[int]] = {}
-        for i, s in enumerate(index.sentences):
-            self._passage_sentences.setdefault(s.passage, []).append(i)
-        # For the first sentence of an interview answer: the passage row of its question.
-        self._lead_question = np.full(len(index.sentences), -1, dtype=np.int64)
-        for i, s in enumerate(index.sentences):
-            p = index.passages[s.passage]
-            if s.role == "answer" and p.question is not None:
-                answer_start = p.question + 1
-                if s.passage == answer_start and self._passage_sentences[s.passage][0] == i:
-                    self._lead_question[i] = p.question
 
-    def allowed_articles(self, filters: Filters) -> np.ndarray | None:
-        """Boolean mask over articles, or None when no filter is set."""
+    def article_masks(self, filters: Filters) -> list[np.ndarray] | None:
+        """Per segment, the articles a search may return; None when no filter is set."""
         if not filters.active():
             return None
-        wanted = set(filters.article_ids) if filters.article_ids is not None else None
-        source = filters.source.casefold() if filters.source else None
-        mask = np.zeros(len(self.index.articles), dtype=bool)
-        for i, a in enumerate(self.index.articles):
-            if wanted is not None and a.id not in wanted:
-                continue
-            if source is not None and (a.source or "").casefold() != source:
-                continue
-            if filters.published_after or filters.published_before:
-                if a.published is None:
-                    continue
-                if filters.published_after and a.published < filters.published_after:
-                    continue
-                if filters.published_before and a.published > filters.published_before:
-                    continue
-            mask[i] = True
-        return mask
+        return self.index.article_masks(
+            source=filters.source,
+            published_after=filters.published_after,
+            published_before=filters.published_before,
+            article_ids=filters.article_ids,
+        )
 
     def retrieve(
         self,
@@ -162,67 +139,59 @@ class Retriever:
         """
         idx = self.index
         terms = tokenize([question])[0]
-        article_mask = self.allowed_articles(filters or Filters())
-        s_mask = self._quotable.copy()
-        p_allowed = None
-        if article_mask is not None:
-            s_mask &= article_mask[self._sentence_article]
-            p_mask = article_mask[self._passage_article]
-            p_allowed = np.flatnonzero(p_mask)
-            if not s_mask.any():
-                return Retrieval([], terms)
-        s_allowed = np.flatnonzero(s_mask)
-
-        s_bm25 = idx.sentence_level.sparse.scores(terms)
-        p_bm25 = idx.passage_level.sparse.scores(terms)
-        if article_mask is not None:
-            p_bm25 = p_bm25 * p_mask
-        s_bm25 = np.where(s_mask, s_bm25, 0.0)
-        s_bm25_norm = s_bm25 / s_bm25.max() if s_bm25.max() > 0 else s_bm25
-        p_bm25_norm = p_bm25 / p_bm25.max() if p_bm25.max() > 0 else p_bm25
-
+        masks = self.article_masks(filters or Filters())
+        if masks is not None and not any(m.any() for m in masks):
+            return Retrieval([], terms)
         s_pool, p_pool = pools or (self.sentence_pool, self.passage_pool)
-        dense_ids, _ = idx.sentence_level.dense_search(vector, s_pool, s_allowed)
-        p_dense_ids, _ = idx.passage_level.dense_search(vector, p_pool, p_allowed)
+
+        # Filters, tombstones and unquotable sentences are applied inside each search.
+        s_rows, s_scores = idx.bm25("sentences", terms, masks)
+        p_rows, p_scores = idx.bm25("passages", terms, masks)
+        s_max = float(s_scores.max()) if s_scores.size else 0.0
+        p_max = float(p_scores.max()) if p_scores.size else 0.0
+        dense_ids, _ = idx.dense("sentences", vector, s_pool, masks)
+        p_dense_ids, _ = idx.dense("passages", vector, p_pool, masks)
         pool = set(dense_ids.tolist())
-        pool.update(_top(s_bm25, s_pool))
-        passages = set(p_dense_ids.tolist()) | set(_top(p_bm25, p_pool))
+        pool.update(s_rows[_top(s_scores, s_pool)].tolist())
+        passages = set(p_dense_ids.tolist()) | set(p_rows[_top(p_scores, p_pool)].tolist())
         for p in passages:
-            pool.update(self._passage_sentences.get(p, ()))
-        ids = np.array(sorted(i for i in pool if s_mask[i]), dtype=np.int64)
+            pool.update(idx.passage_sentences(p))
+        ids = np.array(sorted(pool), dtype=np.int64)
+        ids = ids[idx.sentence_allowed(ids, masks)] if ids.size else ids
         if ids.size == 0:
             return Retrieval([], terms)
 
-        p_ids = self._sentence_passage[ids]
-        s_dense = idx.sentence_level.vectors[ids] @ vector
-        p_dense = idx.passage_level.vectors[p_ids] @ vector
+        p_ids = idx.column("sentences", "passage", ids)
+        s_article = idx.column("sentences", "article", ids)
+        s_dense = idx.vectors("sentences", ids) @ vector
+        p_dense = idx.vectors("passages", p_ids) @ vector
+        s_bm25 = _lookup(s_rows, s_scores, ids) / (s_max or 1.0)
+        p_bm25 = _lookup(p_rows, p_scores, p_ids) / (p_max or 1.0)
         w = self.weights
         fused = (
             w.sentence_dense * s_dense
-            + w.sentence_bm25 * s_bm25_norm[ids]
+            + w.sentence_bm25 * s_bm25
             + w.passage_dense * p_dense
-            + w.passage_bm25 * p_bm25_norm[p_ids]
+            + w.passage_bm25 * p_bm25
         )
-        lead_q = self._lead_question[ids]
+        lead_q = idx.column("sentences", "lead", ids)
         has_lead = lead_q >= 0
         if has_lead.any():
-            q_dense = idx.passage_level.vectors[lead_q[has_lead]] @ vector
+            q_dense = idx.vectors("passages", lead_q[has_lead]) @ vector
             fused[has_lead] += w.interview_lead * np.clip(q_dense, 0.0, None)
         if prefer_articles and w.conversation:
             preferred = [r for r in map(idx.article_row, prefer_articles) if r is not None]
-            fused += w.conversation * np.isin(self._sentence_article[ids], preferred)
+            fused += w.conversation * np.isin(s_article, preferred)
+        texts = [idx.text(int(i)) for i in ids]
         if answered_before and w.repeat:
             seen = {(idx.article_row(a), start) for a, start in answered_before}
-            repeated = [
-                (int(self._sentence_article[i]), idx.sentences[i].start) in seen for i in ids
-            ]
+            starts = idx.column("sentences", "start", ids)
+            repeated = [(int(a), int(st)) in seen for a, st in zip(s_article, starts, strict=True)]
             fused -= w.repeat * np.array(repeated, dtype=np.float32)
         kind = answer_type(question)
         type_match = np.zeros(len(ids), dtype=np.float32)
         if kind is not None:
-            type_match = np.array(
-                [holds(kind, idx.sentences[i].text) for i in ids], dtype=np.float32
-            )
+            type_match = np.array([holds(kind, t) for t in texts], dtype=np.float32)
             fused += w.answer_type * type_match
         order = np.argsort(-fused, kind="stable")
         query_set = set(terms)
@@ -234,9 +203,9 @@ class Retriever:
                     sentence=i,
                     score=float(fused[j]),
                     sentence_dense=float(s_dense[j]),
-                    sentence_bm25=float(s_bm25_norm[i]),
+                    sentence_bm25=float(s_bm25[j]),
                     passage_dense=float(p_dense[j]),
-                    passage_bm25=float(p_bm25_norm[p_ids[j]]),
+                    passage_bm25=float(p_bm25[j]),
                     coverage=self._coverage(query_set, i)
                     if len(candidates) < self.detailed
                     else 0.0,
@@ -268,10 +237,10 @@ class Retriever:
         if terms is None:
             p = self.index.passages[passage]
             words = [self.index.articles[p.article].title]
-            words += [
-                self.index.sentences[i].text for i in self._passage_sentences.get(passage, ())
-            ]
+            words += [self.index.text(i) for i in self.index.passage_sentences(passage)]
             terms = frozenset(tokenize([" ".join(words)])[0])
+            if len(self._passage_terms) >= PASSAGE_TERMS_CACHE:
+                self._passage_terms.clear()
             self._passage_terms[passage] = terms
         return terms
 
@@ -299,7 +268,7 @@ def rerank(
 ) -> list[Candidate]:
     """Re-order the first ``policy.depth`` candidates by fused score plus reranker logit."""
     head, tail = candidates[: policy.depth], candidates[policy.depth :]
-    logits = scorer.score(question, [index.sentences[c.sentence].text for c in head])
+    logits = scorer.score(question, [index.text(c.sentence) for c in head])
     scored = [
         replace(c, cross=float(x), score=c.score + policy.weight * float(x))
         for c, x in zip(head, logits, strict=True)
@@ -308,9 +277,17 @@ def rerank(
     return scored + tail
 
 
-def _top(scores: np.ndarray, k: int) -> list[int]:
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the ``k`` best positive scores."""
     positive = np.flatnonzero(scores > 0)
     if positive.size <= k:
-        return positive.tolist()
-    best = np.argpartition(-scores[positive], k)[:k]
-    return positive[best].tolist()
+        return positive
+    return positive[np.argpartition(-scores[positive], k)[:k]]
+
+
+def _lookup(rows: np.ndarray, scores: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Score of each ``wanted`` row in a sparse (ascending ``rows``, ``scores``) result."""
+    if rows.size == 0:
+        return np.zeros(len(wanted), dtype=np.float32)
+    at = np.clip(np.searchsorted(rows, wanted), 0, rows.size - 1)
+    return np.where(rows[at] == wanted, scores[at], 0.0).astype(np.float32)

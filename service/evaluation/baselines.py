@@ -9,7 +9,6 @@ from typing import Literal
 
 import numpy as np
 
-from corpus.article import QUOTABLE_ROLES
 from embeddings.index import SearchIndex
 from embeddings.sparse import tokenize
 
@@ -24,8 +23,6 @@ class BaselineRanker:
 
     def __init__(self, index: SearchIndex) -> None:
         self.index = index
-        self._quotable = np.array([s.role in QUOTABLE_ROLES for s in index.sentences])
-        self._allowed = np.flatnonzero(self._quotable)
 
     def rank(self, mode: Baseline, question: str, vector: np.ndarray, k: int) -> list[int]:
         """The ``k`` best sentence rows for ``question`` by ``mode``."""
@@ -40,11 +37,10 @@ class BaselineRanker:
         return sorted(scores, key=lambda row: -scores[row])[:k]
 
     def _bm25(self, question: str, k: int) -> list[int]:
-        scores = self.index.sentence_level.sparse.scores(tokenize([question])[0])
-        scores = np.where(self._quotable, scores, -np.inf)
+        rows, scores = self.index.bm25("sentences", tokenize([question])[0])
         order = np.argsort(-scores, kind="stable")[:k]
-        return [int(i) for i in order]
+        return [int(rows[i]) for i in order]
 
     def _dense(self, vector: np.ndarray, k: int) -> list[int]:
-        ids, _ = self.index.sentence_level.dense_search(vector, k, self._allowed)
+        ids, _ = self.index.dense("sentences", vector, k)
         return [int(i) for i in ids]

@@ -21,7 +21,7 @@ from corpus.store import ArticleStore, digest_of
 from embeddings.build import BuildStats, build_index, update_index
 from embeddings.cache import VectorCache
 from embeddings.encoder import Encoder
-from embeddings.errors import IndexIntegrityError, NoIndexError
+from embeddings.errors import IndexIntegrityError, NoIndexError, OldIndexFormatError
 from embeddings.index import SearchIndex
 from embeddings.reranker import Reranker
 from embeddings.snapshots import Snapshots, new_version_id
@@ -83,7 +83,11 @@ class Engine:
         """The sentence encoder, loaded on first use."""
         with self._models_lock:
             if self._encoder is None:
-                self._encoder = Encoder.load(self.settings.model_path)
+                self._encoder = Encoder.load(
+                    self.settings.model_path,
+                    self.settings.encoder,
+                    self.settings.model_cache_dir,
+                )
             return self._encoder
 
     @property
@@ -182,7 +186,7 @@ class Engine:
             if base is None or base.model_id != self.encoder.model_id:
                 index, stats = self._build_full(digest=digest)
             else:
-                have = {a.id: a.content_hash for a in base.articles}
+                have = {a.id: a.content_hash for a in base.live_articles()}
                 removed = [a for a, h in have.items() if wanted.get(a) != h]
                 added = [a for a, h in wanted.items() if have.get(a) != h]
                 if not wanted:
@@ -223,6 +227,8 @@ class Engine:
             return live.index
         try:
             return self.snapshots.load(current)
+        except OldIndexFormatError:
+            return None  # said once by bootstrap; rebuilt from the store
         except IndexIntegrityError as exc:
             log.error("refusing index %s: %s; building a full one", current, exc)
             return None
@@ -310,6 +316,12 @@ class Engine:
             if self.snapshots.current_version() is not None:
                 try:
                     self.load_live()
+                except OldIndexFormatError as exc:
+                    log.warning(
+                        "index %s; rebuilding it as segments from the store (no article is "
+                        "lost, cached vectors are reused)",
+                        exc,
+                    )
                 except IndexIntegrityError as exc:
                     log.error("refusing the saved index: %s; rebuilding", exc)
             if self.index_is_stale():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from corpus.store import ArticleStore
 from embeddings.build import build_index
 from embeddings.cache import VectorCache
 from embeddings.encoder import Encoder
-from embeddings.errors import IndexIntegrityError, NoIndexError
+from embeddings.errors import IndexIntegrityError, NoIndexError, OldIndexFormatError
 from embeddings.index import SearchIndex
 from embeddings.snapshots import MANIFEST, Snapshots, new_version_id
 
@@ -46,31 +45,42 @@ def test_round_trip(built: tuple[SearchIndex, Snapshots, VectorCache]) -> None:
     with pytest.raises(NoIndexError):
         snaps.load_current()
     snaps.publish(index)
-    loaded = snaps.load_current()
+    loaded = Snapshots(snaps.root).load_current()  # a fresh reader: nothing reused
     assert loaded.version == index.version
-    assert loaded.sentences == index.sentences and loaded.articles == index.articles
-    assert np.allclose(loaded.sentence_level.vectors, index.sentence_level.vectors)
+    assert list(loaded.sentences) == list(index.sentences)
+    assert list(loaded.articles) == list(index.articles)
+    rows = np.arange(len(index.sentences))
+    assert np.allclose(loaded.vectors("sentences", rows), index.vectors("sentences", rows))
     manifest = json.loads((snaps.versions / index.version / MANIFEST).read_text())
     assert manifest["counts"] == {"articles": 2, "passages": 3, "sentences": 4}
-    assert manifest["model_id"].startswith("all-MiniLM-L6-v2@")
-    assert {"sentences.faiss", "articles.json"} <= set(manifest["files"])
+    assert manifest["model_id"].startswith("all-MiniLM-L6-v2")
+    assert manifest["format"] == 3 and len(manifest["segments"]) == 1
+    # Segment tables are memory-mapped from disk, not read into Python objects.
+    segment = loaded.segments[0]
+    assert isinstance(segment.sentence_dense.vectors, np.memmap)
+    assert isinstance(segment.texts.blob, np.memmap)
+
+
+def _segment_folder(snaps: Snapshots) -> Path:
+    (folder,) = snaps.segments.iterdir()
+    return folder
 
 
 def test_a_changed_file_is_refused(built: tuple[SearchIndex, Snapshots, VectorCache]) -> None:
     index, snaps, _ = built
-    folder = snaps.publish(index)
-    sentences = folder / "sentences.json"
-    sentences.write_text(sentences.read_text().replace("Monday", "Friday"))
-    with pytest.raises(IndexIntegrityError, match=r"sentences\.json"):
-        snaps.load_current()
+    snaps.publish(index)
+    blob = _segment_folder(snaps) / "sentences.text.blob.npy"
+    blob.write_bytes(blob.read_bytes().replace(b"Monday", b"Friday"))
+    with pytest.raises(IndexIntegrityError, match=r"sentences\.text\.blob"):
+        Snapshots(snaps.root).load_current()
 
 
 def test_a_missing_file_is_refused(built: tuple[SearchIndex, Snapshots, VectorCache]) -> None:
     index, snaps, _ = built
-    folder = snaps.publish(index)
-    shutil.rmtree(folder / "bm25-passages")
-    with pytest.raises(IndexIntegrityError, match="bm25-passages"):
-        snaps.load_current()
+    snaps.publish(index)
+    (_segment_folder(snaps) / "passages.bm25.rows.npy").unlink()
+    with pytest.raises(IndexIntegrityError, match=r"passages\.bm25\.rows"):
+        Snapshots(snaps.root).load_current()
 
 
 def test_counts_that_disagree_are_refused(
@@ -78,11 +88,26 @@ def test_counts_that_disagree_are_refused(
 ) -> None:
     index, snaps, _ = built
     folder = snaps.publish(index)
-    # A consistent-looking manifest whose counts disagree with FAISS and BM25.
+    # A consistent-looking manifest whose counts disagree with the segment's tables.
     manifest = json.loads((folder / MANIFEST).read_text())
     manifest["counts"]["sentences"] = 5
-    with pytest.raises(IndexIntegrityError, match="counts disagree"):
-        SearchIndex.load(folder, manifest)
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(IndexIntegrityError, match="differ from the manifest"):
+        Snapshots(snaps.root).load_current()
+    manifest["segments"][0]["counts"]["sentences"] = 5
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(IndexIntegrityError, match="counts differ"):
+        Snapshots(snaps.root).load_current()
+
+
+def test_an_old_format_is_named(built: tuple[SearchIndex, Snapshots, VectorCache]) -> None:
+    _index, snaps, _ = built
+    old = snaps.versions / "20200101T000000000000Z-abc123"
+    old.mkdir(parents=True)
+    (old / MANIFEST).write_text(json.dumps({"format": 2, "version": old.name, "files": {}}))
+    (snaps.root / "CURRENT").write_text(old.name)
+    with pytest.raises(OldIndexFormatError, match="format 2"):
+        snaps.load_current()
 
 
 def test_half_written_builds_are_ignored_and_cleaned(
@@ -92,7 +117,7 @@ def test_half_written_builds_are_ignored_and_cleaned(
     snaps.publish(index)
     junk = snaps.building / "20990101T000000000000Z-dead00"
     junk.mkdir(parents=True)
-    (junk / "sentences.json").write_text("{")
+    (junk / "sentences.text.blob.npy").write_text("{")
     assert snaps.load_current().version == index.version
     snaps.clean()
     assert not junk.exists()
@@ -113,3 +138,5 @@ def test_old_versions_are_pruned_but_live_kept(
     left = sorted(p.name for p in snaps.versions.iterdir())
     assert left == versions[-2:]
     assert snaps.current_version() == versions[-1]
+    # Versions share their segment: it is written once and kept while a version names it.
+    assert len(list(snaps.segments.iterdir())) == 1

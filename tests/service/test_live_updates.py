@@ -308,9 +308,11 @@ def test_a_server_refuses_a_tampered_new_version_and_keeps_serving(
     assert writer.update_index() is not None
     published = writer.snapshots.current_version()
     assert published is not None and published != serving.index.version
-    # Corrupt the new version after publication: its checksums no longer match.
-    sentences = writer.snapshots.versions / published / "sentences.json"
-    sentences.write_text(sentences.read_text().replace("Monday", "Friday"))
+    # Corrupt the new version's new segment after publication: its checksums no longer match.
+    manifest = json.loads((writer.snapshots.versions / published / "manifest.json").read_text())
+    new_segment = writer.snapshots.segments / manifest["segments"][-1]["name"]
+    blob = new_segment / "sentences.text.blob.npy"
+    blob.write_bytes(blob.read_bytes().replace(b"Monday", b"Friday"))
     assert reader.follow_published() is False
     assert reader.live is serving
     assert reader.ask("Is the regime fighting ISIS?").index_version == serving.index.version

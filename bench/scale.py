@@ -1,0 +1,344 @@
+"""Archive scale: /ask latency, add-to-answerable, reload, memory and disk at N sentences.
+
+    python bench/scale.py --sentences 1000000 [--json] [--questions 200] [--keep DIR]
+
+Builds an archive as ``bench/live.py`` does (articles of 20 SQuAD sentences, four
+paragraphs of five), stores it, and indexes it with stand-in vectors for the bulk only:
+each bulk sentence gets the real model's vector of its text (the pool has ~11k distinct
+sentences, embedded once), each paragraph the normalised mean of its sentences' vectors.
+Random vectors would make the ANN benchmark meaningless (no neighbourhood structure);
+these keep the structure of real text. Everything timed uses the real encoder.
+
+The serving side is a separate process (``--reader``), as in production: it loads the
+published version, answers the questions, and follows new versions. Reported (``--json``):
+
+- ``ask_ms_p50/p95``: ``Engine.ask`` (default configuration) on ``--questions`` SQuAD
+  questions after warm-up; ``retrieval_ms_p50``: the same without encoding the question;
+- ``add_to_answerable_s``: one new 20-sentence article stored → indexed and published →
+  the reader (polling every 10 ms) loads that version → the article's text answers a
+  question; median of 3. ``reload_s``: the reader's load of that version (median);
+- ``cold_load_s``: the reader's first load (every segment verified by checksum);
+- ``server_rss_mb``: the reader's resident memory after loading and answering;
+  ``peak_rss_mb``: peak of the writer plus peak of the reader; ``index_disk_mb``;
+- ``ann_recall``: share of the exact top-50 dense neighbours (over every live sentence,
+  ties counted) that the index's search returns, over the questions;
+- ``bulk_embed_sentences_per_s`` (the configured encoder) and ``st_fp32_sentences_per_s``
+  (plain sentence-transformers), on the same 2,000 held-out SQuAD sentences, same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from corpus.article import Article  # noqa: E402
+from embeddings.encoder import Encoder  # noqa: E402
+from service.answering.asking import answer_question  # noqa: E402
+from service.ops.engine import Engine  # noqa: E402
+from service.settings import Settings  # noqa: E402
+
+EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+PER_ARTICLE = 20
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _pool() -> tuple[list[str], list[tuple[str, str]]]:
+    """Distinct SQuAD sentences, and (question, context) pairs."""
+    import syntok.segmenter as segmenter
+
+    out, questions = [], []
+    for name in ("squad-v1.1-dev-tune.json", "squad-v2.0-dev-tune.json"):
+        for entry in json.loads((EVAL / name).read_text(encoding="utf-8"))["data"]:
+            for p in entry["paragraphs"]:
+                for para in segmenter.analyze(p["context"]):
+                    for s in para:
+                        text = "".join(t.spacing + t.value for t in s).strip()
+                        if len(text) > 30:
+                            out.append(text)
+                for qa in p["qas"]:
+                    if qa.get("answers"):
+                        questions.append((qa["question"], p["context"]))
+    return sorted(set(out)), questions
+
+
+class StandIn:
+    """Vectors for the bulk archive: real vectors of known sentences, means for paragraphs."""
+
+    def __init__(self, real: Encoder, sentences: dict[str, np.ndarray]) -> None:
+        self.model_id, self.dim = real.model_id, real.dim
+        self.sentences = sentences
+        self.paragraphs: dict[str, np.ndarray] = {}
+
+    def paragraph(self, picked: list[str]) -> str:
+        text = " ".join(picked)
+        v = np.mean([self.sentences[s] for s in picked], axis=0)
+        self.paragraphs[text] = (v / np.linalg.norm(v)).astype(np.float32)
+        return text
+
+    def encode(self, texts: list[str], **_: object) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        rng = np.random.default_rng(len(texts))
+        for i, t in enumerate(texts):
+            v = self.sentences.get(t)
+            if v is None:
+                v = self.paragraphs.get(t.split("\n")[-1])
+            if v is None:
+                v = rng.standard_normal(self.dim).astype(np.float32)
+                v /= np.linalg.norm(v)
+            out[i] = v
+        return out
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- the serving side ---------------------------------------------------------------------
+
+
+def reader(data: Path) -> None:
+    """Serve commands from stdin (one JSON object a line), answer on stdout."""
+    engine = Engine(Settings(data_dir=data))
+    _ = engine.encoder
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        out: dict[str, Any] = {}
+        if cmd["op"] == "load":
+            t = time.perf_counter()
+            engine.load_live()
+            out = {"cold_load_s": time.perf_counter() - t}
+        elif cmd["op"] == "ask":
+            out = _ask_all(engine, cmd["questions"], cmd["warmup"])
+        elif cmd["op"] == "follow":
+            t = time.perf_counter()
+            reload_s = 0.0
+            while True:
+                t_load = time.perf_counter()
+                if engine.follow_published():
+                    reload_s = time.perf_counter() - t_load
+                    break
+                time.sleep(0.01)
+            result = engine.ask(cmd["question"])
+            quotes = result.answer.quotes
+            out = {
+                "answerable_s": time.perf_counter() - t,
+                "reload_s": reload_s,
+                "answered_from_new": bool(quotes) and quotes[0].article_id == cmd["article_id"],
+            }
+        out["rss_mb"], out["peak_mb"] = _rss_mb(), _peak_mb()
+        print(json.dumps(out), flush=True)
+
+
+def _ask_all(engine: Engine, questions: list[str], warmup: int) -> dict[str, Any]:
+    live = engine.live
+    assert live is not None
+    index = live.index
+    for q in questions[:warmup]:
+        engine.ask(q)
+    ask_ms, retrieval_ms, recalls = [], [], []
+    for q in questions:
+        t = time.perf_counter()
+        engine.ask(q)
+        ask_ms.append((time.perf_counter() - t) * 1000)
+        vector = engine.encoder.encode([q])[0]
+        t = time.perf_counter()
+        answer_question(
+            live,
+            q,
+            vector,
+            engine.store.get_if_current,
+            reranker=None,
+            policy=engine.rerank_policy,
+            top_k=3,
+        )
+        retrieval_ms.append((time.perf_counter() - t) * 1000)
+        recalls.append(_recall(index, vector, 50))
+    return {
+        "ask_ms_p50": statistics.median(ask_ms),
+        "ask_ms_p95": float(np.percentile(ask_ms, 95)),
+        "retrieval_ms_p50": statistics.median(retrieval_ms),
+        "ann_recall": float(np.mean(recalls)),
+    }
+
+
+def _recall(index: Any, vector: np.ndarray, k: int) -> float:
+    """Share of the exact top-k (ties at the k-th score count) the index's search returns."""
+    exact: list[np.ndarray] = []
+    for s, seg in enumerate(index.segments):
+        ok = index._allowed("sentences", s, None)
+        scores = np.asarray(seg.sentence_dense.vectors @ vector)
+        if ok is not None:
+            scores = np.where(ok, scores, -np.inf)
+        exact.append(np.sort(scores)[-k:])
+    kth = np.sort(np.concatenate(exact))[-k]
+    rows, _ = index.dense("sentences", vector, k)
+    true = index.vectors("sentences", rows) @ vector
+    return float(np.sum(true >= kth - 1e-5) / k)
+
+
+# --- the orchestrator ---------------------------------------------------------------------
+
+
+def _embed_rates(real: Encoder, texts: list[str]) -> dict[str, float]:
+    real.encode(texts[:64])
+    t = time.perf_counter()
+    real.encode(texts)
+    ours = len(texts) / (time.perf_counter() - t)
+    st = Encoder.load(backend="torch")
+    st.encode(texts[:64])
+    t = time.perf_counter()
+    st.encode(texts)
+    theirs = len(texts) / (time.perf_counter() - t)
+    return {"bulk_embed_sentences_per_s": ours, "st_fp32_sentences_per_s": theirs}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--sentences", type=int, default=100_000)
+    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--adds", type=int, default=3)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--keep", type=Path, help="build in this folder and keep it")
+    parser.add_argument("--reader", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.reader:
+        reader(args.reader)
+        return
+    pool, qa = _pool()
+    rng = random.Random(0)
+    rng.shuffle(pool)
+    held_out, pool = pool[:2000], pool[2000:]
+    tmp = args.keep or Path(tempfile.mkdtemp(prefix="briefing-scale-"))
+    data = tmp / "data"
+    try:
+        report = _run(args, data, pool, held_out, qa, rng)
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        for k, v in report.items():
+            print(f"{k:32} {v}")
+
+
+def _run(
+    args: argparse.Namespace,
+    data: Path,
+    pool: list[str],
+    held_out: list[str],
+    qa: list[tuple[str, str]],
+    rng: random.Random,
+) -> dict[str, Any]:
+    writer = Engine(Settings(data_dir=data))
+    real = writer.encoder
+    t = time.perf_counter()
+    standin = StandIn(real, dict(zip(pool, real.encode(pool, progress=True), strict=True)))
+    _log(f"embedded the pool of {len(pool)} sentences in {time.perf_counter() - t:.0f}s")
+    articles = []
+    for n in range(args.sentences // PER_ARTICLE):
+        picked = rng.sample(pool, PER_ARTICLE)
+        paragraphs = [standin.paragraph(picked[i : i + 5]) for i in range(0, PER_ARTICLE, 5)]
+        articles.append(Article(f"bulk-{n}", f"Bulk article {n}", "\n\n".join(paragraphs), "Bench"))
+    t = time.perf_counter()
+    writer.ingest_articles(articles)
+    _log(f"stored {len(articles)} articles in {time.perf_counter() - t:.0f}s")
+    del articles
+    bulk = Engine(Settings(data_dir=data), encoder=standin)  # type: ignore[arg-type]
+    t = time.perf_counter()
+    stats = bulk.rebuild(progress=True)
+    build_s = time.perf_counter() - t
+    bulk.close()
+    del bulk, standin
+    _log(f"indexed {stats.sentences} sentences in {build_s:.0f}s")
+
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--reader", str(data)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+    def call(**cmd: Any) -> dict[str, Any]:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps(cmd) + "\n")
+        proc.stdin.flush()
+        return dict(json.loads(proc.stdout.readline()))
+
+    loaded = call(op="load")
+    questions = [q for q, _ in qa]
+    random.Random(1).shuffle(questions)
+    asked = call(op="ask", questions=questions[: args.questions], warmup=20)
+    _log(f"asked: {asked}")
+    adds, reloads, answered = [], [], []
+    for k in range(args.adds):
+        picked = held_out[k * PER_ARTICLE : (k + 1) * PER_ARTICLE]
+        text = "\n\n".join(" ".join(picked[i : i + 5]) for i in range(0, PER_ARTICLE, 5))
+        article = Article(f"new-{k}", f"New article {k}", text, "Bench")
+        t = time.perf_counter()
+        writer.ingest_articles([article])
+        writer.update_index()
+        followed = call(op="follow", question=picked[7], article_id=article.id)
+        adds.append(time.perf_counter() - t)
+        reloads.append(followed["reload_s"])
+        answered.append(followed["answered_from_new"])
+    final = call(op="ask", questions=questions[:20], warmup=0)
+    assert proc.stdin is not None
+    proc.stdin.close()
+    proc.wait()
+    writer_peak = _peak_mb()
+    rates = _embed_rates(real, held_out)
+    disk = sum(f.stat().st_size for f in (data / "index").rglob("*") if f.is_file())
+    writer.close()
+    return {
+        "sentences": stats.sentences,
+        "segments": len(writer.live.index.segments) if writer.live else None,
+        "ask_ms_p50": round(asked["ask_ms_p50"], 2),
+        "ask_ms_p95": round(asked["ask_ms_p95"], 2),
+        "retrieval_ms_p50": round(asked["retrieval_ms_p50"], 2),
+        "add_to_answerable_s": round(statistics.median(adds), 3),
+        "new_article_answered": all(answered),
+        "reload_s": round(statistics.median(reloads), 3),
+        "cold_load_s": round(loaded["cold_load_s"], 2),
+        "server_rss_mb": round(final["rss_mb"]),
+        "peak_rss_mb": round(writer_peak + final["peak_mb"]),
+        "index_disk_mb": round(disk / 2**20),
+        "ann_recall": round(asked["ann_recall"], 4),
+        "bulk_embed_sentences_per_s": round(rates["bulk_embed_sentences_per_s"], 1),
+        "st_fp32_sentences_per_s": round(rates["st_fp32_sentences_per_s"], 1),
+        "embed_speedup": round(
+            rates["bulk_embed_sentences_per_s"] / rates["st_fp32_sentences_per_s"], 2
+        ),
+        "build_s": round(build_s, 1),
+    }
+
+
+if __name__ == "__main__":
+    main()

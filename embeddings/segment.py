@@ -1,0 +1,447 @@
+"""Segments: immutable slices of the index, written once and read memory-mapped.
+
+An ingest batch becomes a new segment; a merge turns several segments (minus their
+withdrawn articles) into one. A segment holds, for its articles, passages and sentences:
+columnar tables (rows point at rows of the same segment), unit vectors for exact scoring,
+an approximate dense index when the level is large (IVF over 8-bit scalar-quantised
+vectors; its shortlist is re-scored exactly), and the BM25 postings.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from corpus.article import QUOTABLE_ROLES
+from corpus.store import StoredArticle
+from embeddings.columns import Strings, keys_of, load_array, save_array
+from embeddings.errors import IndexIntegrityError
+from embeddings.sparse import Postings
+
+log = logging.getLogger(__name__)
+
+ROLES = ("body", "heading", "question", "answer")
+QUOTABLE_CODES = np.array([r in QUOTABLE_ROLES for r in ROLES], dtype=bool)
+# Up to this many rows a level is scanned exactly (a few ms); above, IVF-SQ8 + re-scoring.
+FLAT_MAX_ROWS = 20_000
+# The approximate search returns this many times the rows asked for (at least SHORTLIST_MIN)
+# before exact re-scoring; probing NPROBE_SHARE of the lists keeps recall near 1.
+SHORTLIST_FACTOR = 4
+SHORTLIST_MIN = 200
+NPROBE_SHARE = 0.06
+NPROBE_MIN = 16
+
+
+def passage_text(title: str, question: str | None, paragraph: str) -> str:
+    """The text a passage is embedded and BM25-indexed as: its context, then its words."""
+    parts = [title, question, paragraph] if question else [title, paragraph]
+    return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class Dense:
+    """Unit vectors of one level, with an IVF-SQ8 index when there are many."""
+
+    vectors: np.ndarray  # (n, dim) float32, memory-mapped once saved
+    ann: faiss.Index | None
+
+    @classmethod
+    def build(cls, vectors: np.ndarray) -> Dense:
+        """Index ``vectors`` (an ANN index only above ``FLAT_MAX_ROWS`` rows)."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        n, dim = vectors.shape
+        if n <= FLAT_MAX_ROWS:
+            return cls(vectors, None)
+        nlist = max(64, int(2 * math.sqrt(n)))
+        quantizer = faiss.IndexFlatIP(dim)
+        ann = faiss.IndexIVFScalarQuantizer(
+            quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        )
+        rng = np.random.default_rng(0)
+        sample = vectors[np.sort(rng.choice(n, size=min(n, 40 * nlist), replace=False))]
+        ann.train(sample)
+        for lo in range(0, n, 100_000):
+            ann.add(vectors[lo : lo + 100_000])
+        return cls(vectors, ann)
+
+    @property
+    def size(self) -> int:
+        """Rows."""
+        return int(self.vectors.shape[0])
+
+    def search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Best ``k`` rows (among ``allowed``, a row mask) by exact inner product."""
+        if k <= 0 or self.size == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if self.ann is None or (allowed is not None and allowed.sum() <= FLAT_MAX_ROWS):
+            rows = np.arange(self.size) if allowed is None else np.flatnonzero(allowed)
+            scores = self.vectors[rows] @ query if allowed is not None else self.vectors @ query
+            return _best(rows, scores, k)
+        params = faiss.SearchParametersIVF()
+        params.nprobe = max(NPROBE_MIN, int(faiss.extract_index_ivf(self.ann).nlist * NPROBE_SHARE))
+        if allowed is not None:
+            bits = np.packbits(allowed, bitorder="little")
+            params.sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+        short = max(SHORTLIST_MIN, SHORTLIST_FACTOR * k)
+        _, ids = self.ann.search(query.reshape(1, -1), short, params=params)
+        rows = ids[0][ids[0] >= 0]
+        return _best(rows, self.vectors[np.sort(rows)] @ query, k, sorted_rows=True)
+
+    def save(self, folder: Path, name: str) -> None:
+        """Write the vectors (``.npy``) and the ANN index (FAISS's own format)."""
+        save_array(folder, f"{name}.vectors", self.vectors)
+        if self.ann is not None:
+            faiss.write_index(self.ann, str(folder / f"{name}.ivf"))
+
+    @classmethod
+    def load(cls, folder: Path, name: str) -> Dense:
+        """Read what ``save`` wrote; the vectors are memory-mapped."""
+        vectors = load_array(folder, f"{name}.vectors")
+        path = folder / f"{name}.ivf"
+        ann = None
+        if path.exists():
+            try:
+                ann = faiss.read_index(str(path))
+            except RuntimeError as exc:
+                raise IndexIntegrityError(f"{path}: unreadable ({exc})") from exc
+            if ann.ntotal != vectors.shape[0]:
+                raise IndexIntegrityError(f"{path}: holds {ann.ntotal} rows, not {len(vectors)}")
+        return cls(vectors, ann)
+
+
+def _best(
+    rows: np.ndarray, scores: np.ndarray, k: int, *, sorted_rows: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    if sorted_rows:
+        rows = np.sort(rows)
+    if rows.size > k:
+        top = np.argpartition(-scores, k - 1)[:k]
+        rows, scores = rows[top], scores[top]
+    order = np.argsort(-scores, kind="stable")
+    return rows[order].astype(np.int64), scores[order].astype(np.float32)
+
+
+@dataclass(frozen=True)
+class ArticleTable:
+    """Articles of a segment: what is needed to cite and filter them."""
+
+    ids: Strings
+    titles: Strings
+    sources: Strings
+    urls: Strings
+    published: np.ndarray  # unicode; "" when unknown (ISO dates compare as strings)
+    hashes: Strings
+    keys: np.ndarray  # int64 hash of each id, for lookups
+    key_order: np.ndarray  # rows sorted by key
+
+    @classmethod
+    def of(cls, rows: Sequence[tuple[str, str, str | None, str | None, str | None, str]]) -> Any:
+        """A table of (id, title, source, url, published, content hash) rows."""
+        ids = [r[0] for r in rows]
+        keys = keys_of(ids)
+        return cls(
+            Strings.of(ids),
+            Strings.of([r[1] for r in rows]),
+            Strings.of([r[2] for r in rows]),
+            Strings.of([r[3] for r in rows]),
+            np.array([r[4] or "" for r in rows], dtype=np.str_)
+            if rows
+            else np.zeros(0, dtype="<U10"),
+            Strings.of([r[5] for r in rows]),
+            keys,
+            np.argsort(keys, kind="stable"),
+        )
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @cached_property
+    def source_codes(self) -> tuple[np.ndarray, list[str]]:
+        """Each row's source as a code into the list of case-folded source names (-1: none)."""
+        names: dict[str, int] = {}
+        codes = np.fromiter(
+            (-1 if s is None else names.setdefault(s.casefold(), len(names)) for s in self.sources),
+            dtype=np.int32,
+            count=len(self),
+        )
+        return codes, list(names)
+
+    def rows_of(self, article_id: str) -> list[int]:
+        """Rows whose id is ``article_id`` (several when a segment was built over tombstones)."""
+        key = keys_of([article_id])[0]
+        sorted_keys = self.keys[self.key_order]
+        lo = int(np.searchsorted(sorted_keys, key, "left"))
+        hi = int(np.searchsorted(sorted_keys, key, "right"))
+        rows = [int(r) for r in self.key_order[lo:hi]]
+        return [r for r in rows if self.ids[r] == article_id]
+
+    def row_tuple(self, row: int) -> tuple[str, str, str | None, str | None, str | None, str]:
+        """(id, title, source, url, published, content hash) of ``row``."""
+        published = str(self.published[row]) or None
+        return (
+            self.ids.text(row),
+            self.titles.text(row),
+            self.sources[row],
+            self.urls[row],
+            published,
+            self.hashes.text(row),
+        )
+
+    def save(self, folder: Path) -> None:
+        """Write every column."""
+        for name in ("ids", "titles", "sources", "urls", "hashes"):
+            getattr(self, name).save(folder, f"articles.{name}")
+        save_array(folder, "articles.published", self.published)
+        save_array(folder, "articles.keys", self.keys)
+        save_array(folder, "articles.key_order", self.key_order)
+
+    @classmethod
+    def load(cls, folder: Path) -> ArticleTable:
+        """Read the columns ``save`` wrote."""
+        strings = {
+            n: Strings.load(folder, f"articles.{n}")
+            for n in ("ids", "titles", "sources", "urls", "hashes")
+        }
+        return cls(
+            published=load_array(folder, "articles.published"),
+            keys=load_array(folder, "articles.keys"),
+            key_order=load_array(folder, "articles.key_order"),
+            **strings,
+        )
+
+
+# Columns of the passage and sentence tables (all int32, one value per row).
+PASSAGE_COLUMNS = ("article", "paragraph", "start", "end", "role", "question", "first", "count")
+SENTENCE_COLUMNS = ("article", "passage", "start", "end", "role", "lead")
+
+
+@dataclass(frozen=True, eq=False)
+class Segment:
+    """One immutable segment: tables, vectors and postings of its articles."""
+
+    name: str
+    articles: ArticleTable
+    passages: dict[str, np.ndarray]
+    sentences: dict[str, np.ndarray]
+    texts: Strings  # sentence texts
+    sentence_dense: Dense
+    passage_dense: Dense
+    sentence_postings: Postings
+    passage_postings: Postings
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Rows of each table."""
+        return {
+            "articles": len(self.articles),
+            "passages": len(self.passages["article"]),
+            "sentences": len(self.texts),
+        }
+
+    def __repr__(self) -> str:
+        return f"Segment({self.name!r}, {self.counts})"
+
+    def quotable(self) -> np.ndarray:
+        """Mask of sentences that may be quoted."""
+        return QUOTABLE_CODES[self.sentences["role"]]
+
+    def save(self, folder: Path) -> None:
+        """Write the segment's files into ``folder`` (created)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.articles.save(folder)
+        for name, array in self.passages.items():
+            save_array(folder, f"passages.{name}", array)
+        for name, array in self.sentences.items():
+            save_array(folder, f"sentences.{name}", array)
+        self.texts.save(folder, "sentences.text")
+        self.sentence_dense.save(folder, "sentences")
+        self.passage_dense.save(folder, "passages")
+        self.sentence_postings.save(folder, "sentences.bm25")
+        self.passage_postings.save(folder, "passages.bm25")
+
+    @classmethod
+    def load(cls, folder: Path, counts: dict[str, int]) -> Segment:
+        """Read a segment (memory-mapped) and check its tables agree with ``counts``."""
+        segment = cls(
+            folder.name,
+            ArticleTable.load(folder),
+            {n: load_array(folder, f"passages.{n}") for n in PASSAGE_COLUMNS},
+            {n: load_array(folder, f"sentences.{n}") for n in SENTENCE_COLUMNS},
+            Strings.load(folder, "sentences.text"),
+            Dense.load(folder, "sentences"),
+            Dense.load(folder, "passages"),
+            Postings.load(folder, "sentences.bm25"),
+            Postings.load(folder, "passages.bm25"),
+        )
+        segment.check(counts)
+        return segment
+
+    def check(self, counts: dict[str, int]) -> None:
+        """Raise ``IndexIntegrityError`` unless every table has the expected rows and every
+        row points inside the segment."""
+        n_a, n_p, n_s = counts["articles"], counts["passages"], counts["sentences"]
+        sizes = {
+            "articles": {len(self.articles), len(self.articles.published)},
+            "passages": {len(a) for a in self.passages.values()}
+            | {self.passage_dense.size, self.passage_postings.size},
+            "sentences": {len(a) for a in self.sentences.values()}
+            | {len(self.texts), self.sentence_dense.size, self.sentence_postings.size},
+        }
+        if sizes != {"articles": {n_a}, "passages": {n_p}, "sentences": {n_s}}:
+            raise IndexIntegrityError(f"segment {self.name}: row counts disagree: {sizes}")
+        p, s = self.passages, self.sentences
+        bad = (
+            (n_p and not (p["article"].min() >= 0 and p["article"].max() < n_a))
+            or (n_s and not (s["passage"].min() >= 0 and s["passage"].max() < n_p))
+            or (n_s and not np.array_equal(p["article"][s["passage"]], s["article"]))
+        )
+        if bad:
+            raise IndexIntegrityError(f"segment {self.name}: rows point outside the segment")
+
+
+class SegmentBuilder:
+    """Tables of a new segment being assembled, with the texts still to embed."""
+
+    def __init__(self) -> None:
+        self.articles: list[tuple[str, str, str | None, str | None, str | None, str]] = []
+        self.passages: dict[str, list[int]] = {n: [] for n in PASSAGE_COLUMNS}
+        self.sentences: dict[str, list[int]] = {n: [] for n in SENTENCE_COLUMNS}
+        self.sentence_texts: list[str] = []
+        self.passage_texts: list[str] = []
+
+    def append(self, item: StoredArticle) -> None:
+        """Add one article's rows; its texts join those to embed."""
+        a = item.article
+        row = len(self.articles)
+        self.articles.append((a.id, a.title, a.source, a.url, a.published, item.content_hash))
+        first_passage = len(self.passages["article"])
+        first_sentence = len(self.sentence_texts)
+        p_cols, s_cols = self.passages, self.sentences
+        paragraphs = item.segmentation.paragraphs
+        for p in paragraphs:
+            q_row = first_passage + p.question if p.question is not None else -1
+            for name, value in (
+                ("article", row),
+                ("paragraph", p.index),
+                ("start", p.start),
+                ("end", p.end),
+                ("role", ROLES.index(p.role)),
+                ("question", q_row),
+                ("first", first_sentence),
+                ("count", 0),
+            ):
+                p_cols[name].append(value)
+            question = None
+            if p.question is not None:
+                q = paragraphs[p.question]
+                question = a.text[q.start : q.end]
+            self.passage_texts.append(passage_text(a.title, question, a.text[p.start : p.end]))
+        seen: set[int] = set()
+        for s in item.segmentation.sentences:
+            passage = first_passage + s.paragraph
+            if passage not in seen:  # sentences are in text order: a passage's are contiguous
+                seen.add(passage)
+                p_cols["first"][passage] = len(self.sentence_texts)
+            p_cols["count"][passage] += 1
+            lead = -1
+            q_row = p_cols["question"][passage]
+            if (
+                s.role == "answer"
+                and q_row >= 0
+                and passage == q_row + 1
+                and p_cols["count"][passage] == 1
+            ):
+                lead = q_row  # an interview answer's opening sentence: its direct answer
+            for name, value in (
+                ("article", row),
+                ("passage", passage),
+                ("start", s.start),
+                ("end", s.end),
+                ("role", ROLES.index(s.role)),
+                ("lead", lead),
+            ):
+                s_cols[name].append(value)
+            self.sentence_texts.append(a.text[s.start : s.end])
+
+    def __len__(self) -> int:
+        return len(self.sentence_texts)
+
+    def build(
+        self, name: str, sentence_vectors: np.ndarray, passage_vectors: np.ndarray
+    ) -> Segment:
+        """The segment, given the vectors of ``sentence_texts`` and ``passage_texts``."""
+        return Segment(
+            name,
+            ArticleTable.of(self.articles),
+            {n: np.array(v, dtype=np.int32) for n, v in self.passages.items()},
+            {n: np.array(v, dtype=np.int32) for n, v in self.sentences.items()},
+            Strings.of(self.sentence_texts),
+            Dense.build(sentence_vectors),
+            Dense.build(passage_vectors),
+            Postings.build(self.sentence_texts),
+            Postings.build(self.passage_texts),
+        )
+
+
+def merge(name: str, parts: Sequence[tuple[Segment, np.ndarray]]) -> Segment:
+    """One segment of the live articles of ``parts`` (segment, mask of live article rows).
+
+    Vectors are copied and postings re-keyed; no text is embedded or tokenised again.
+    """
+    articles: list[tuple[str, str, str | None, str | None, str | None, str]] = []
+    p_out: dict[str, list[np.ndarray]] = {n: [] for n in PASSAGE_COLUMNS}
+    s_out: dict[str, list[np.ndarray]] = {n: [] for n in SENTENCE_COLUMNS}
+    texts: list[str | None] = []
+    s_vecs, p_vecs, s_post, p_post = [], [], [], []
+    a_base = p_base = s_base = 0
+    for seg, alive in parts:
+        a_keep = np.flatnonzero(alive)
+        a_map = np.full(len(seg.articles), -1, np.int64)
+        a_map[a_keep] = np.arange(len(a_keep)) + a_base
+        articles.extend(seg.articles.row_tuple(int(r)) for r in a_keep)
+        p_keep = np.flatnonzero(alive[seg.passages["article"]])
+        p_map = np.full(len(seg.passages["article"]), -1, np.int64)
+        p_map[p_keep] = np.arange(len(p_keep)) + p_base
+        s_keep = np.flatnonzero(alive[seg.sentences["article"]])
+        s_map = np.full(len(seg.texts), -1, np.int64)
+        s_map[s_keep] = np.arange(len(s_keep)) + s_base
+        p = {n: np.asarray(seg.passages[n][p_keep]) for n in PASSAGE_COLUMNS}
+        p["article"] = a_map[p["article"]]
+        p["question"] = np.where(p["question"] >= 0, p_map[p["question"]], -1)
+        p["first"] = np.where(p["count"] > 0, s_map[p["first"]], s_base)
+        s = {n: np.asarray(seg.sentences[n][s_keep]) for n in SENTENCE_COLUMNS}
+        s["article"] = a_map[s["article"]]
+        s["passage"] = p_map[s["passage"]]
+        s["lead"] = np.where(s["lead"] >= 0, p_map[s["lead"]], -1)
+        for n in PASSAGE_COLUMNS:
+            p_out[n].append(p[n])
+        for n in SENTENCE_COLUMNS:
+            s_out[n].append(s[n])
+        texts.extend(seg.texts[int(i)] for i in s_keep)
+        s_vecs.append(np.asarray(seg.sentence_dense.vectors[s_keep]))
+        p_vecs.append(np.asarray(seg.passage_dense.vectors[p_keep]))
+        s_post.append((seg.sentence_postings, s_keep))
+        p_post.append((seg.passage_postings, p_keep))
+        a_base, p_base, s_base = a_base + len(a_keep), p_base + len(p_keep), s_base + len(s_keep)
+    dim = parts[0][0].sentence_dense.vectors.shape[1]
+    return Segment(
+        name,
+        ArticleTable.of(articles),
+        {n: np.concatenate(v).astype(np.int32) for n, v in p_out.items()},
+        {n: np.concatenate(v).astype(np.int32) for n, v in s_out.items()},
+        Strings.of(texts),
+        Dense.build(np.concatenate(s_vecs) if s_vecs else np.zeros((0, dim), np.float32)),
+        Dense.build(np.concatenate(p_vecs) if p_vecs else np.zeros((0, dim), np.float32)),
+        Postings.concat(s_post),
+        Postings.concat(p_post),
+    )

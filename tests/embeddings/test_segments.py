@@ -1,0 +1,197 @@
+"""Segments: tombstones, tiered merges, filters inside search, and the IVF-SQ8 path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from corpus.article import Article
+from corpus.store import ArticleStore
+from embeddings import merging, segment
+from embeddings.build import build_index, update_index
+from embeddings.cache import VectorCache
+from embeddings.encoder import Encoder
+from embeddings.index import SearchIndex
+from embeddings.segment import Dense, SegmentBuilder
+from embeddings.snapshots import Snapshots, new_version_id
+
+
+def _article(n: int, source: str = "Wire", published: str | None = None) -> Article:
+    return Article(
+        f"a{n}",
+        f"Report {n}",
+        f"Council {n} approved budget line {n * 7}. The vote was {n} to {n + 1}.",
+        source,
+        published=published,
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ArticleStore:
+    return ArticleStore(tmp_path / "a.sqlite3")
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> VectorCache:
+    return VectorCache(tmp_path / "v.sqlite3")
+
+
+def _add(
+    base: SearchIndex, store: ArticleStore, encoder: Encoder, cache: VectorCache, *arts: Article
+) -> SearchIndex:
+    for a in arts:
+        store.upsert(a)
+    index, _ = update_index(
+        base,
+        store.iter_stored([a.id for a in arts]),
+        [],
+        encoder,
+        cache,
+        version=new_version_id(),
+        corpus_digest="d",
+    )
+    return index
+
+
+def test_a_withdrawal_is_a_tombstone_in_a_shared_segment(
+    tmp_path: Path, store: ArticleStore, cache: VectorCache, encoder: Encoder
+) -> None:
+    for n in range(6):
+        store.upsert(_article(n))
+    base, _ = build_index(store.iter_stored(), encoder, cache, version="v1", corpus_digest="d")
+    updated, stats = update_index(
+        base, [], ["a2"], encoder, cache, version="v2", corpus_digest="d2"
+    )
+    assert stats.embedded == 0
+    assert updated.segments == base.segments  # nothing rewritten
+    assert updated.dead[0].tolist() == [False, False, True, False, False, False]
+    assert updated.article_row("a2") is None and updated.article_row("a3") is not None
+    vector = encoder.encode(["Council 2 approved budget line 14"])[0]
+    for rows in (
+        updated.dense("sentences", vector, 50)[0],
+        updated.bm25("sentences", ["council", "2", "14"])[0],
+    ):
+        ids = {updated.articles[updated.sentences[int(r)].article].id for r in rows}
+        assert ids and "a2" not in ids
+    snaps = Snapshots(tmp_path / "index")
+    snaps.publish(updated)
+    loaded = Snapshots(tmp_path / "index").load_current()
+    assert loaded.article_row("a2") is None
+    assert loaded.live_counts()["articles"] == 5
+    assert [s.name for s in loaded.segments] == [s.name for s in base.segments]
+
+
+def test_small_segments_merge_by_tier_and_answer_the_same(
+    store: ArticleStore, cache: VectorCache, encoder: Encoder
+) -> None:
+    store.upsert(_article(0))
+    index, _ = build_index(store.iter_stored(), encoder, cache, version="v1", corpus_digest="d")
+    counts = []
+    for n in range(1, merging.MERGE_FACTOR + 2):
+        index = _add(index, store, encoder, cache, _article(n))
+        counts.append(len(index.segments))
+    # One-article segments pile up to MERGE_FACTOR, then fold into one.
+    assert max(counts) == merging.MERGE_FACTOR - 1
+    assert [s.counts["articles"] for s in index.segments] == [merging.MERGE_FACTOR, 1, 1]
+    full, _ = build_index(store.iter_stored(), encoder, cache, version="vf", corpus_digest="d")
+    assert {a.id for a in index.live_articles()} == {a.id for a in full.live_articles()}
+    vector = encoder.encode(["Council 7 approved budget line 49"])[0]
+
+    def best(ix: SearchIndex) -> list[tuple[str, int]]:
+        rows, _ = ix.dense("sentences", vector, 5)
+        return [
+            (ix.articles[ix.sentences[int(r)].article].id, ix.sentences[int(r)].start) for r in rows
+        ]
+
+    assert best(index) == best(full)
+    _rows_a, scores_a = index.bm25("sentences", ["council", "7", "49"])
+    _rows_b, scores_b = full.bm25("sentences", ["council", "7", "49"])
+    assert sorted(np.round(scores_a, 4)) == sorted(np.round(scores_b, 4))
+
+
+def test_a_mostly_withdrawn_segment_is_rewritten_without_its_dead(
+    store: ArticleStore, cache: VectorCache, encoder: Encoder
+) -> None:
+    for n in range(4):
+        store.upsert(_article(n))
+    base, _ = build_index(store.iter_stored(), encoder, cache, version="v1", corpus_digest="d")
+    updated, _ = update_index(
+        base, [], ["a0", "a1", "a2"], encoder, cache, version="v2", corpus_digest="d"
+    )
+    (seg,) = updated.segments
+    assert seg is not base.segments[0] and seg.counts["articles"] == 1
+    assert [a.id for a in updated.live_articles()] == ["a3"]
+
+
+def test_filters_are_applied_inside_search(
+    store: ArticleStore, cache: VectorCache, encoder: Encoder
+) -> None:
+    for n in range(8):
+        store.upsert(_article(n, "Wire" if n % 2 else "Daily", f"2024-0{n + 1}-15"))
+    index, _ = build_index(store.iter_stored(), encoder, cache, version="v", corpus_digest="d")
+    vector = encoder.encode(["council budget vote"])[0]
+    masks = index.article_masks(source="daily", published_after="2024-03-01")
+    rows, _ = index.dense("sentences", vector, 50, masks)
+    bm_rows, _ = index.bm25("sentences", ["council", "budget"], masks)
+    for found in (rows, bm_rows):
+        ids = {index.articles[index.sentences[int(r)].article].id for r in found}
+        assert ids == {"a2", "a4", "a6"}
+    masks = index.article_masks(article_ids=["a5", "missing"])
+    rows, _ = index.dense("sentences", vector, 50, masks)
+    assert {index.articles[index.sentences[int(r)].article].id for r in rows} == {"a5"}
+
+
+def test_large_levels_use_ivf_sq8_with_exact_rescoring(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(segment, "FLAT_MAX_ROWS", 1000)
+    rng = np.random.default_rng(1)
+    # Clustered unit vectors, as real sentence embeddings are.
+    centres = rng.standard_normal((50, 32)).astype(np.float32)
+    vectors = centres[rng.integers(0, 50, 6000)] + 0.3 * rng.standard_normal((6000, 32))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    dense = Dense.build(vectors)
+    assert dense.ann is not None
+    dense.save(tmp_path, "s")
+    loaded = Dense.load(tmp_path, "s")
+    assert isinstance(loaded.vectors, np.memmap) and loaded.ann is not None
+    recalls = []
+    for q in vectors[:20] + 0.1 * rng.standard_normal((20, 32)).astype(np.float32):
+        q = q / np.linalg.norm(q)
+        exact = set(np.argsort(-(vectors @ q))[:50].tolist())
+        rows, scores = loaded.search(q, 50, None)
+        assert np.allclose(scores, vectors[rows] @ q, atol=1e-5)  # exact, not quantised
+        recalls.append(len(exact & set(rows.tolist())) / 50)
+    assert np.median(recalls) >= 0.98
+    allowed = np.zeros(6000, dtype=bool)
+    allowed[::3] = True
+    rows, _ = loaded.search(vectors[0], 20, allowed)
+    assert rows.size == 20 and allowed[rows].all()
+
+
+def test_merged_tables_keep_every_pointer_inside(
+    store: ArticleStore, cache: VectorCache, encoder: Encoder
+) -> None:
+    interview = Article(
+        "iv", "Mayor", "The mayor spoke.\n\nQ: Will the bridge reopen?\n\nYes, in May. Soon.", "M"
+    )
+    store.upsert(interview)
+    store.upsert(_article(1))
+    builder = SegmentBuilder()
+    for item in store.iter_stored():
+        builder.append(item)
+    seg_vectors = encoder.encode(builder.sentence_texts)
+    p_vectors = encoder.encode(builder.passage_texts)
+    one = builder.build("one", seg_vectors, p_vectors)
+    merged = segment.merge("m", [(one, np.array([False, True])), (one, np.array([True, True]))])
+    merged.check(merged.counts)
+    assert merged.counts["articles"] == 3
+    lead = merged.sentences["lead"]
+    # The interview (kept from both parts) has one lead sentence in each copy, each pointing
+    # at its own copy's question passage.
+    assert (lead >= 0).sum() == 2
+    for q in lead[lead >= 0]:
+        assert segment.ROLES[int(merged.passages["role"][q])] == "question"
+    assert len(set(merged.passages["article"][lead[lead >= 0]].tolist())) == 2
