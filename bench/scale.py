@@ -44,13 +44,11 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from corpus.article import Article  # noqa: E402
-from embeddings.encoder import Encoder  # noqa: E402
-from service.answering.asking import answer_question  # noqa: E402
-from service.ops.engine import Engine  # noqa: E402
-from service.settings import Settings  # noqa: E402
+from corpus.article import Article
+from embeddings.encoder import Encoder
+from service.answering.asking import answer_question
+from service.ops.engine import Engine
+from service.settings import Settings
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 PER_ARTICLE = 20
@@ -218,7 +216,9 @@ def _embed_rates(real: Encoder, texts: list[str]) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--sentences", type=int, default=100_000)
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--adds", type=int, default=3)

@@ -49,6 +49,18 @@ class Strings:
     def __iter__(self) -> Iterator[str | None]:
         return (self[i] for i in range(len(self)))
 
+    def values(self, rows: np.ndarray) -> list[str | None]:
+        """Rows ``rows`` decoded in one pass (faster than one lookup a row)."""
+        if len(rows) == 0:
+            return []
+        raw = bytes(self.blob)
+        offsets = np.asarray(self.offsets).tolist()
+        nulls = np.asarray(self.nulls)
+        return [
+            None if nulls[r] else raw[offsets[r] : offsets[r + 1]].decode("utf-8")
+            for r in np.asarray(rows).tolist()
+        ]
+
     def take(self, rows: np.ndarray) -> Strings:
         """A new column of ``rows`` in that order."""
         return Strings.of([self[int(i)] for i in rows])

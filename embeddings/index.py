@@ -238,6 +238,15 @@ class SearchIndex:
             for r in np.flatnonzero(alive):
                 yield ArticleRef(*seg.articles.row_tuple(int(r)))
 
+    def live_fingerprints(self) -> dict[str, str]:
+        """Content hash of every live article, by id."""
+        out: dict[str, str] = {}
+        for seg, alive in zip(self.segments, self.alive, strict=True):
+            rows = np.flatnonzero(alive)
+            ids, hashes = seg.articles.ids.values(rows), seg.articles.hashes.values(rows)
+            out.update((str(i), str(h)) for i, h in zip(ids, hashes, strict=True))
+        return out
+
     def live_counts(self) -> dict[str, int]:
         """Live rows of each table."""
         out = {"articles": 0, "passages": 0, "sentences": 0}

@@ -176,10 +176,15 @@ class ArticleTable:
         )
         return codes, list(names)
 
+    @cached_property
+    def sorted_keys(self) -> np.ndarray:
+        """The id hashes in ascending order."""
+        return np.asarray(self.keys)[np.asarray(self.key_order)]
+
     def rows_of(self, article_id: str) -> list[int]:
         """Rows whose id is ``article_id`` (several when a segment was built over tombstones)."""
         key = keys_of([article_id])[0]
-        sorted_keys = self.keys[self.key_order]
+        sorted_keys = self.sorted_keys
         lo = int(np.searchsorted(sorted_keys, key, "left"))
         hi = int(np.searchsorted(sorted_keys, key, "right"))
         rows = [int(r) for r in self.key_order[lo:hi]]

@@ -186,7 +186,7 @@ class Engine:
             if base is None or base.model_id != self.encoder.model_id:
                 index, stats = self._build_full(digest=digest)
             else:
-                have = {a.id: a.content_hash for a in base.live_articles()}
+                have = base.live_fingerprints()
                 removed = [a for a, h in have.items() if wanted.get(a) != h]
                 added = [a for a, h in wanted.items() if have.get(a) != h]
                 if not wanted:

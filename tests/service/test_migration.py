@@ -1,0 +1,74 @@
+"""Upgrading: a data directory whose index is in the old format is rebuilt from the store as
+segments on start, with one log line, and nothing stored is lost."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from corpus.article import Article
+from embeddings.encoder import Encoder
+from embeddings.reranker import Reranker
+from embeddings.snapshots import POINTER
+from service.ops.engine import Engine
+from service.settings import Settings
+
+OLD_VERSION = "20251001T120000000000Z-0ld000"
+
+
+def _old_format_index(root: Path) -> None:
+    """What the previous release wrote: one folder a version, every table in it."""
+    folder = root / "versions" / OLD_VERSION
+    (folder / "bm25-sentences").mkdir(parents=True)
+    (folder / "sentences.json").write_text('{"article": [0], "text": ["x"]}')
+    (folder / "bm25-sentences" / "vocab.json").write_text('["x"]')
+    manifest = {
+        "format": 2,
+        "version": OLD_VERSION,
+        "model_id": "all-MiniLM-L6-v2@53aa51172d142c89",
+        "counts": {"articles": 1, "passages": 1, "sentences": 1},
+        "files": {"sentences.json": "0" * 64, "bm25-sentences/vocab.json": "0" * 64},
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (root / POINTER).write_text(OLD_VERSION + "\n")
+
+
+def test_an_old_index_is_rebuilt_from_the_store_with_one_log_line(
+    tmp_path: Path, encoder: Encoder, reranker: Reranker, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "data"
+    first = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
+    articles = [
+        Article("harbour", "Harbour", "The harbour reopened on Monday after repairs.", "Wire"),
+        Article("maps", "Maps", "The library scanned 12,000 historical maps last year.", "Daily"),
+    ]
+    first.ingest_articles(articles)
+    first.close()
+    _old_format_index(data / "index")
+
+    engine = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
+    with caplog.at_level(logging.INFO):
+        engine.bootstrap(None)
+    assert engine.state == "ready", engine.error
+    lines = [r for r in caplog.records if "format 2" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].levelno == logging.WARNING
+    assert "rebuilding" in lines[0].getMessage()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    live = engine.live
+    assert live is not None and live.index.manifest["format"] == 3
+    assert live.index.live_fingerprints().keys() == {"harbour", "maps"}
+    assert engine.store.count() == 2
+    answer = engine.ask("How many maps did the library scan?").answer
+    assert answer.answered and answer.quotes[0].article_id == "maps"
+    # The old version is superseded, not needed again: the next start loads the new one.
+    again = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
+    with caplog.at_level(logging.INFO):
+        caplog.clear()
+        again.bootstrap(None)
+    assert not [r for r in caplog.records if "format 2" in r.getMessage()]
+    assert again.live is not None and again.live.index.version == live.index.version
+    engine.close()
+    again.close()
