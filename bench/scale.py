@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from live import _sentences as live_sentences  # bench/live.py, beside this file
 
 from corpus.article import Article
 from embeddings.encoder import Encoder
@@ -59,22 +60,16 @@ def _log(message: str) -> None:
 
 
 def _pool() -> tuple[list[str], list[tuple[str, str]]]:
-    """Distinct SQuAD sentences, and (question, context) pairs."""
-    import syntok.segmenter as segmenter
-
-    out, questions = [], []
-    for name in ("squad-v1.1-dev-tune.json", "squad-v2.0-dev-tune.json"):
-        for entry in json.loads((EVAL / name).read_text(encoding="utf-8"))["data"]:
-            for p in entry["paragraphs"]:
-                for para in segmenter.analyze(p["context"]):
-                    for s in para:
-                        text = "".join(t.spacing + t.value for t in s).strip()
-                        if len(text) > 30:
-                            out.append(text)
-                for qa in p["qas"]:
-                    if qa.get("answers"):
-                        questions.append((qa["question"], p["context"]))
-    return sorted(set(out)), questions
+    """Distinct SQuAD sentences (as ``bench/live.py`` draws them), and (question, context)."""
+    questions = [
+        (qa["question"], p["context"])
+        for name in ("squad-v1.1-dev-tune.json", "squad-v2.0-dev-tune.json")
+        for entry in json.loads((EVAL / name).read_text(encoding="utf-8"))["data"]
+        for p in entry["paragraphs"]
+        for qa in p["qas"]
+        if qa.get("answers")
+    ]
+    return live_sentences(), questions
 
 
 class StandIn:

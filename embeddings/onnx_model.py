@@ -4,7 +4,8 @@ On first use the safetensors model is exported once (torch's ONNX exporter, mean
 L2 normalisation inside the graph), its attention and layer norms fused by ONNX Runtime's
 transformer optimiser, and its weights quantised to int8 per output channel (dynamic
 quantisation: activations are quantised per batch at run time). Per-channel scales keep the
-vectors at cosine ≥ 0.98 (mean 0.993) from the fp32 model's; per-tensor int8 falls to 0.89.
+vectors at cosine ≥ 0.98 (mean 0.993) from the fp32 model's; per-tensor int8 falls to 0.89;
+the three most sensitive layers stay in fp32 (see ``FP32_NODES``).
 The result is written atomically into a cache folder with a record of its SHA-256, checked at
 every load. Texts are tokenised by the model's own fast tokenizer and run in length-sorted
 batches, so little time goes to padding.
@@ -30,7 +31,13 @@ log = logging.getLogger(__name__)
 
 ONNX_FILE = "model.onnx"
 RECORD = "export.json"
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2
+# Left in fp32: the feed-forward down-projections of the first three layers, whose inputs
+# (after GELU) have the widest range. Quantising each alone costs the most cosine to the
+# fp32 vectors (measured on 600 SQuAD sentences and questions: 1.2e-3, 0.5e-3, 0.6e-3 of
+# mean 1 − cosine, against at most 0.6e-3 for any other layer); keeping them lifts the mean
+# cosine from 0.9934 to 0.9958 for about 9 % of the int8 speed.
+FP32_NODES = tuple(f"/model/encoder/layer.{i}/output/dense/MatMul" for i in (0, 1, 2))
 MAX_TOKENS = 256  # the model's max_seq_length
 BATCH = 16  # fastest on two cores for sentences (measured: 8–32 within 3 %)
 
@@ -98,6 +105,7 @@ def _export(source: Path, folder: Path, *, int8: bool, weights_sha256: str) -> N
                 str(out),
                 weight_type=QuantType.QInt8,
                 per_channel=True,
+                nodes_to_exclude=list(FP32_NODES),
                 extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
             )
         else:

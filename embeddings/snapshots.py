@@ -16,7 +16,6 @@ never change), so following a new version costs only what it adds.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from embeddings.columns import load_array, save_array
+from embeddings.encoder import file_sha256
 from embeddings.errors import IndexIntegrityError, NoIndexError, OldIndexFormatError
 from embeddings.index import FORMAT_VERSION, SearchIndex
 from embeddings.segment import Segment
@@ -64,17 +64,9 @@ def _fsync_tree(folder: Path) -> None:
     _fsync_dir(folder)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _checksums(folder: Path, skip: str) -> dict[str, str]:
     return {
-        p.relative_to(folder).as_posix(): _sha256(p)
+        p.relative_to(folder).as_posix(): file_sha256(p)
         for p in sorted(folder.rglob("*"))
         if p.is_file() and p.name != skip
     }

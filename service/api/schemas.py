@@ -241,6 +241,11 @@ class IndexOut(BaseModel):
     kind: str | None = Field(description="full or incremental")
     build_seconds: float | None
     counts: dict[str, int]
+    segments: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="The version's immutable segments, oldest first: name, rows, and how "
+        "many of their articles are withdrawn or replaced (tombstoned) in this version",
+    )
     stored_articles: int
     pending_jobs: int
 

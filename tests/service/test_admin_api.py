@@ -126,6 +126,13 @@ def test_added_replaced_and_withdrawn_articles(admin: tuple[httpx.Client, Engine
     assert quote is None or "4.2 million" not in quote["text"]
     quote = _first_quote(http, "Why were the harbour repairs postponed?")
     assert quote is not None and "contractor went bankrupt" in quote["text"]
+    # The index is segments; live articles are their rows less the tombstoned ones (the
+    # replaced harbour's one-article segment had nothing left alive and was dropped).
+    status = http.get("/index").json()
+    segments = status["segments"]
+    assert segments and all(s["name"].startswith("seg-") for s in segments)
+    live = sum(s["articles"] - s["tombstoned_articles"] for s in segments)
+    assert live == status["counts"]["articles"] == before["counts"]["articles"] + 1
 
     # Withdrawn: gone from the store at once, and from answers once the job is done.
     r = http.delete("/articles/harbour-2024", headers=AUTH)

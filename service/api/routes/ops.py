@@ -27,6 +27,12 @@ def index_status(engine: EngineDep, jobs: JobsDep) -> IndexOut:
         kind=m.get("kind"),
         build_seconds=m.get("build_seconds"),
         counts=m.get("counts", {}),
+        segments=[
+            {"name": seg.name, **seg.counts, "tombstoned_articles": int(dead.sum())}
+            for seg, dead in zip(live.index.segments, live.index.dead, strict=True)
+        ]
+        if live
+        else [],
         stored_articles=engine.store.count(),
         pending_jobs=jobs.pending(),
     )
