@@ -130,13 +130,19 @@ class Encoder:
         if backend == "torch":
             model, batch = _SentenceTransformers(path), 32
         else:
-            from embeddings.onnx_model import BATCH, OnnxBackend, default_cache_dir, exported_model
+            from embeddings.onnx_model import (
+                BATCH,
+                INT8_TAG,
+                OnnxBackend,
+                default_cache_dir,
+                exported_model,
+            )
 
             int8 = backend == "onnx-int8"
             folder = exported_model(path, digest, cache_dir or default_cache_dir(), int8=int8)
             model, batch = OnnxBackend(folder), BATCH
             if int8:
-                model_id += "+onnx-int8"
+                model_id += "+" + INT8_TAG
         log.info("loaded model %s (%s) in %.1fs", name, backend, time.perf_counter() - started)
         return cls(model, model_id, int(model.dim), batch)
 

@@ -7,8 +7,8 @@ quantisation: activations are quantised per batch at run time). Per-channel scal
 vectors at cosine ≥ 0.98 (mean 0.993) from the fp32 model's; per-tensor int8 falls to 0.89;
 the three most sensitive layers stay in fp32 (see ``FP32_NODES``).
 The result is written atomically into a cache folder with a record of its SHA-256, checked at
-every load. Texts are tokenised by the model's own fast tokenizer and run in length-sorted
-batches, so little time goes to padding.
+every load. Texts are tokenised by the model's own fast tokenizer and run one at a time (see
+``OnnxBackend``), so no time goes to padding.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import logging
 import os
 import secrets
 import shutil
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,11 @@ EXPORT_FORMAT = 2
 # cosine from 0.9934 to 0.9958 for about 9 % of the int8 speed.
 FP32_NODES = tuple(f"/model/encoder/layer.{i}/output/dense/MatMul" for i in (0, 1, 2))
 MAX_TOKENS = 256  # the model's max_seq_length
-BATCH = 16  # fastest on two cores for sentences (measured: 8–32 within 3 %)
+# Part of the model id of int8 vectors: bumped whenever what the export or the way it is run
+# changes the vectors, so cached vectors of another variant are never mixed in.
+INT8_TAG = "onnx-int8-3"
+BATCH = 64  # texts tokenised at a time in a bulk run
+BULK_MIN = 32  # from this many texts, one single-threaded session per core
 
 
 def default_cache_dir() -> Path:
@@ -75,7 +81,27 @@ def exported_model(source: Path, weights_sha256: str, cache_dir: Path, *, int8: 
     return folder
 
 
+def _check_exportable(source: Path) -> None:
+    """The graph pools by mean over tokens: refuse a model that pools otherwise."""
+    try:
+        modules = json.loads((source / "modules.json").read_text(encoding="utf-8"))
+        pooling_dir = next(m["path"] for m in modules if m["type"].endswith("Pooling"))
+        pooling = json.loads((source / pooling_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, StopIteration) as exc:
+        raise ModelError(
+            f"{source}: cannot read its sentence-transformers pooling ({exc}); set "
+            "BRIEFING_ENCODER=torch to run it with sentence-transformers"
+        ) from exc
+    modes = {k for k, v in pooling.items() if k.startswith("pooling_mode_") and v}
+    if modes != {"pooling_mode_mean_tokens"}:
+        raise ModelError(
+            f"{source}: pools by {sorted(modes)}, but the ONNX export pools by the mean of "
+            "tokens; set BRIEFING_ENCODER=torch to run it with sentence-transformers"
+        )
+
+
 def _export(source: Path, folder: Path, *, int8: bool, weights_sha256: str) -> None:
+    _check_exportable(source)
     started = time.perf_counter()
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = folder.parent / f".{folder.name}.{secrets.token_hex(4)}.tmp"
@@ -171,52 +197,80 @@ def _torch_export(source: Path, out: Path) -> None:
 
 
 class OnnxBackend:
-    """Runs the exported model on length-sorted batches of tokenised texts."""
+    """Runs the exported model, one text per run.
+
+    Dynamic quantisation scales activations per run, so texts run together would shape each
+    other's vectors (and padding would too): each text runs alone, and a text's vector is
+    the same whether it is a query or part of a bulk build. A single text uses a session
+    with every core; many texts are shared among one single-threaded session per core
+    (ONNX Runtime releases the GIL while it runs), made on first bulk use.
+    """
 
     def __init__(self, folder: Path, threads: int = 0) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._folder = folder
+        self._cores = threads or min(2, os.cpu_count() or 1)
+        self._session = self._open(self._cores)
+        self._bulk: list[Any] = []
+        self._bulk_lock = threading.Lock()
         try:
-            self._session = ort.InferenceSession(
-                str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"]
-            )
             self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        except Exception as exc:  # onnxruntime raises its own types for a bad file
-            raise ModelError(f"{folder}: cannot load the ONNX model ({exc})") from exc
+        except Exception as exc:  # tokenizers raises its own types for a bad file
+            raise ModelError(f"{folder}: cannot load the tokenizer ({exc})") from exc
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self.dim = int(self._session.get_outputs()[0].shape[-1])
 
+    def _open(self, threads: int) -> Any:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            return ort.InferenceSession(
+                str(self._folder / ONNX_FILE), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own types for a bad file
+            raise ModelError(f"{self._folder}: cannot load the ONNX model ({exc})") from exc
+
+    def _run(self, session: Any, ids: list[int]) -> np.ndarray:
+        tokens = np.array([ids], dtype=np.int64)
+        feed = {"input_ids": tokens, "attention_mask": np.ones_like(tokens)}
+        (vectors,) = session.run(None, {**feed, "token_type_ids": np.zeros_like(tokens)})
+        return np.asarray(vectors[0])
+
     def encode(
         self, texts: Sequence[str], *, batch_size: int = BATCH, progress: bool = False
     ) -> np.ndarray:
-        """Unit vectors of ``texts``."""
+        """Unit vectors of ``texts`` (``batch_size``: texts tokenised at a time)."""
         from tqdm import tqdm
 
-        order = np.argsort([len(t) for t in texts], kind="stable")
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        with tqdm(total=len(texts), disable=not progress, unit="text", desc="embedding") as bar:
-            for lo in range(0, len(texts), batch_size):
-                rows = order[lo : lo + batch_size]
-                encoded = self._tokenizer.encode_batch([texts[int(i)] for i in rows])
-                width = max(len(e.ids) for e in encoded)
-                ids = np.zeros((len(rows), width), dtype=np.int64)
-                mask = np.zeros_like(ids)
-                for r, e in enumerate(encoded):
-                    ids[r, : len(e.ids)] = e.ids
-                    mask[r, : len(e.ids)] = 1
-                (vectors,) = self._session.run(
-                    None,
-                    {
-                        "input_ids": ids,
-                        "attention_mask": mask,
-                        "token_type_ids": np.zeros_like(ids),
-                    },
-                )
-                out[rows] = vectors
-                bar.update(len(rows))
+        if len(texts) < BULK_MIN or self._cores < 2:
+            for i, text in enumerate(texts):
+                out[i] = self._run(self._session, self._tokenizer.encode(text).ids)
+            return out
+        with self._bulk_lock:
+            if not self._bulk:
+                self._bulk = [self._open(1) for _ in range(self._cores)]
+            sessions = list(self._bulk)
+        with (
+            tqdm(total=len(texts), disable=not progress, unit="text", desc="embedding") as bar,
+            ThreadPoolExecutor(len(sessions)) as pool,
+        ):
+            for lo in range(0, len(texts), batch_size * len(sessions)):
+                chunk = texts[lo : lo + batch_size * len(sessions)]
+                encoded = self._tokenizer.encode_batch(list(chunk))
+                parts = [range(k, len(chunk), len(sessions)) for k in range(len(sessions))]
+
+                def work(session: Any, rows: range, base: int, batch: list[Any]) -> None:
+                    for r in rows:
+                        out[base + r] = self._run(session, batch[r].ids)
+
+                n = len(sessions)
+                list(pool.map(work, sessions, parts, [lo] * n, [encoded] * n))
+                bar.update(len(chunk))
         return out

@@ -60,3 +60,65 @@ def test_cache_embeds_each_text_once(tmp_path: Path, encoder: Encoder) -> None:
     assert embedded == 1
     assert np.allclose(again[0], first[1]) and np.allclose(again[2], first[0])
     cache.close()
+
+
+def test_the_int8_onnx_encoder_stays_close_to_fp32(encoder: Encoder) -> None:
+    from embeddings.onnx_model import INT8_TAG
+
+    assert encoder.model_id.endswith("+" + INT8_TAG)  # the default backend
+    torch = Encoder.load(backend="torch")
+    fp32 = Encoder.load(backend="onnx")
+    # fp32 ONNX and sentence-transformers make the same vectors, so they share a model id.
+    assert fp32.model_id == torch.model_id == encoder.model_id.removesuffix("+" + INT8_TAG)
+    texts = [
+        "ISIS captured the bridge on Monday.",
+        "Who held the al-Qaim border crossing before that?",
+        "The library scanned 12,000 historical maps and put them online.",
+        "x",
+        "A much longer sentence about the council budget, " * 12,
+    ]
+    reference = torch.encode(texts)
+    assert np.allclose(fp32.encode(texts), reference, atol=1e-4)
+    cosine = np.sum(encoder.encode(texts) * reference, axis=1)
+    assert cosine.min() > 0.97 and cosine.mean() > 0.985
+    # A text's vector does not depend on the texts embedded with it (activations are
+    # quantised per batch, so each text is its own batch).
+    one_by_one = np.stack([encoder.encode([t])[0] for t in texts])
+    assert np.array_equal(one_by_one, encoder.encode(texts))
+    assert np.array_equal(one_by_one[:2], encoder.encode(texts[:2] * 40)[[0, 41]])
+
+
+def test_a_tampered_onnx_export_is_refused(tmp_path: Path, encoder: Encoder) -> None:
+    from embeddings.onnx_model import EXPORT_FORMAT, ONNX_FILE, default_cache_dir
+
+    assert encoder.model_id  # the session fixture made the export
+    suffix = f"-int8-v{EXPORT_FORMAT}"
+    (exported,) = [p for p in default_cache_dir().iterdir() if p.name.endswith(suffix)]
+    cache = tmp_path / "models"
+    shutil.copytree(exported, cache / exported.name)
+    assert Encoder.load(cache_dir=cache).model_id == encoder.model_id
+    model = cache / exported.name / ONNX_FILE
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    model.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="does not match the export record"):
+        Encoder.load(cache_dir=cache)
+
+
+def test_an_unknown_backend_is_refused() -> None:
+    with pytest.raises(ModelError, match="unknown encoder backend"):
+        Encoder.load(backend="tensorflow")  # type: ignore[arg-type]
+
+
+def test_a_model_that_does_not_pool_by_mean_is_not_exported(tmp_path: Path) -> None:
+    copy = tmp_path / "cls-model"
+    shutil.copytree(bundled_model_path(), copy)
+    pooling = copy / "1_Pooling" / "config.json"
+    pooling.write_text(
+        pooling.read_text()
+        .replace('"pooling_mode_cls_token": false', '"pooling_mode_cls_token": true')
+        .replace('"pooling_mode_mean_tokens": true', '"pooling_mode_mean_tokens": false')
+    )
+    (copy / "model.safetensors").write_bytes(b"other weights")  # another digest, no export yet
+    with pytest.raises(ModelError, match="BRIEFING_ENCODER=torch"):
+        Encoder.load(copy, cache_dir=tmp_path / "models")
