@@ -7,9 +7,12 @@ arrays, not a million Python objects, and a row is decoded only when it is read.
 from __future__ import annotations
 
 import hashlib
+import mmap
+import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +26,7 @@ class Strings:
     blob: np.ndarray  # uint8
     offsets: np.ndarray  # int64, len n + 1
     nulls: np.ndarray  # bool, len n
+    reader: FileReader | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, values: Sequence[str | None]) -> Strings:
@@ -40,6 +44,8 @@ class Strings:
         if self.nulls[row]:
             return None
         lo, hi = int(self.offsets[row]), int(self.offsets[row + 1])
+        if self.reader is not None:
+            return self.reader.read(lo, hi - lo).decode("utf-8")
         return bytes(self.blob[lo:hi]).decode("utf-8")
 
     def text(self, row: int) -> str:
@@ -74,10 +80,13 @@ class Strings:
     @classmethod
     def load(cls, folder: Path, name: str) -> Strings:
         """Read a column written by ``save`` (memory-mapped)."""
+        blob = load_array(folder, f"{name}.blob")
+        _, _, _, offset = _header(folder / f"{name}.blob.npy")
         column = cls(
-            load_array(folder, f"{name}.blob"),
+            blob,
             load_array(folder, f"{name}.offsets"),
             load_array(folder, f"{name}.nulls"),
+            FileReader(folder / f"{name}.blob.npy", offset) if len(blob) else None,
         )
         n = len(column.nulls)
         if len(column.offsets) != n + 1 or (n and int(column.offsets[-1]) != len(column.blob)):
@@ -90,16 +99,78 @@ def save_array(folder: Path, name: str, array: np.ndarray) -> None:
     np.save(folder / f"{name}.npy", np.ascontiguousarray(array), allow_pickle=False)
 
 
-def load_array(folder: Path, name: str) -> np.ndarray:
-    """Read ``folder/name.npy`` memory-mapped (an empty file is read whole: mmap cannot)."""
+def _header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]:
+    """Shape, Fortran order, dtype and data offset of a ``.npy`` file (no pickled dtypes)."""
+    with path.open("rb") as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        if dtype.hasobject:
+            raise ValueError("object arrays are refused (they would be unpickled)")
+        return shape, fortran, dtype, f.tell()
+
+
+def load_array(folder: Path, name: str, *, random_access: bool = True) -> np.ndarray:
+    """Read ``folder/name.npy`` memory-mapped, as a plain read-only array.
+
+    ``random_access`` tells the kernel not to read ahead around each access (rows are read
+    here and there, and read-ahead would fill memory with rows nobody asked for).
+    """
     path = folder / f"{name}.npy"
     try:
-        try:
-            return np.load(path, mmap_mode="r", allow_pickle=False)
-        except ValueError:  # zero-length arrays cannot be mapped
-            return np.load(path, allow_pickle=False)
+        shape, fortran, dtype, offset = _header(path)
+        count = int(np.prod(shape))
+        if count == 0:
+            return np.zeros(shape, dtype=dtype)
+        with path.open("rb") as f:
+            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        if random_access:
+            mapped.madvise(mmap.MADV_RANDOM)
+        array = np.frombuffer(mapped, dtype=dtype, count=count, offset=offset)
+        return array.reshape(shape, order="F" if fortran else "C")
     except (OSError, ValueError) as exc:
         raise IndexIntegrityError(f"{path}: unreadable ({exc})") from exc
+
+
+class FileReader:
+    """Reads byte ranges of a file with ``pread``. Nothing is mapped into the process, so
+    reading a few rows per query never grows its memory: with large page-cache folios, one
+    touch of a mapped file can map hundreds of kilobytes around it."""
+
+    def __init__(self, path: Path, offset: int = 0) -> None:
+        self._fd = os.open(path, os.O_RDONLY)
+        self._offset = offset
+
+    def read(self, start: int, size: int) -> bytes:
+        """``size`` bytes from ``start`` (counted from the data offset)."""
+        return os.pread(self._fd, size, self._offset + start)
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
+
+
+class RowReader:
+    """Reads rows of a 2-D ``.npy`` file with ``pread`` (see ``FileReader``)."""
+
+    def __init__(self, path: Path) -> None:
+        shape, fortran, dtype, offset = _header(path)
+        if len(shape) != 2 or fortran:
+            raise IndexIntegrityError(f"{path}: not a C-ordered 2-D array")
+        self.shape, self.dtype = shape, dtype
+        self._row_bytes = shape[1] * dtype.itemsize
+        self._file = FileReader(path, offset)
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        """Rows ``rows`` (in that order)."""
+        out = np.empty((len(rows), self.shape[1]), dtype=self.dtype)
+        for i, r in enumerate(np.asarray(rows).tolist()):
+            data = self._file.read(r * self._row_bytes, self._row_bytes)
+            out[i] = np.frombuffer(data, dtype=self.dtype)
+        return out
 
 
 def key_of(text: str) -> int:

@@ -137,6 +137,14 @@ class SearchIndex:
 
     # --- rows -------------------------------------------------------------------------
 
+    @staticmethod
+    def _groups(seg: np.ndarray) -> list[int]:
+        """Distinct segments among ``seg`` (usually one: no sort needed)."""
+        if seg.size == 0:
+            return []
+        first = int(seg[0])
+        return [first] if (seg == first).all() else [int(k) for k in np.unique(seg)]
+
     def locate(self, level: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(segment, row within it) of each row number."""
         rows = np.asarray(rows, dtype=np.int64)
@@ -156,7 +164,7 @@ class SearchIndex:
             "lead": "passages",
             "first": "sentences",
         }.get(name)
-        for k in np.unique(seg):
+        for k in self._groups(seg):
             pick = seg == k
             segment = self.segments[k]
             table = segment.sentences if level == "sentences" else segment.passages
@@ -173,19 +181,26 @@ class SearchIndex:
         seg, local = self.locate(level, rows)
         dim = int(self.manifest.get("dim") or self.segments[0].sentence_dense.vectors.shape[1])
         out = np.zeros((len(rows), dim), dtype=np.float32)
-        for k in np.unique(seg):
+        for k in self._groups(seg):
             pick = seg == k
             dense = self._dense(self.segments[k], level)
             order = np.argsort(local[pick])
             block = np.empty((int(pick.sum()), dim), dtype=np.float32)
-            block[order] = dense.vectors[local[pick][order]]
+            block[order] = dense.take(local[pick][order])
             out[pick] = block
         return out
 
     def text(self, sentence: int) -> str:
         """Text of a sentence."""
-        seg, local = self.locate("sentences", np.array([sentence]))
-        return self.segments[int(seg[0])].texts.text(int(local[0]))
+        return self.texts([sentence])[0]
+
+    def texts(self, sentences: Sequence[int] | np.ndarray) -> list[str]:
+        """Texts of sentences, in that order."""
+        seg, local = self.locate("sentences", np.asarray(sentences, dtype=np.int64))
+        return [
+            self.segments[k].texts.text(i)
+            for k, i in zip(seg.tolist(), local.tolist(), strict=True)
+        ]
 
     def row(self, level: str, row: int) -> ArticleRef | IndexedPassage | IndexedSentence:
         """One row of a table as a small record."""
@@ -314,7 +329,7 @@ class SearchIndex:
         """Which sentence ``rows`` a search may return (quotable, live, passing filters)."""
         seg, local = self.locate("sentences", rows)
         out = np.ones(len(rows), dtype=bool)
-        for k in np.unique(seg):
+        for k in self._groups(seg):
             allowed = self._allowed("sentences", int(k), article_masks)
             if allowed is not None:
                 pick = seg == k

@@ -22,7 +22,7 @@ import numpy as np
 
 from corpus.article import QUOTABLE_ROLES
 from corpus.store import StoredArticle
-from embeddings.columns import Strings, keys_of, load_array, save_array
+from embeddings.columns import RowReader, Strings, keys_of, load_array, save_array
 from embeddings.errors import IndexIntegrityError
 from embeddings.sparse import Postings
 
@@ -33,10 +33,11 @@ QUOTABLE_CODES = np.array([r in QUOTABLE_ROLES for r in ROLES], dtype=bool)
 # Up to this many rows a level is scanned exactly (a few ms); above, IVF-SQ8 + re-scoring.
 FLAT_MAX_ROWS = 20_000
 # The approximate search returns this many times the rows asked for (at least SHORTLIST_MIN)
-# before exact re-scoring; probing NPROBE_SHARE of the lists keeps recall near 1.
+# before exact re-scoring; probing NPROBE_SHARE of the lists keeps recall near 1 (at 1M sentences,
+# measured on 80 questions: 6 % → 1.0, 4 % → 0.9875, and 5.2 → 3.8 ms a search).
 SHORTLIST_FACTOR = 4
-SHORTLIST_MIN = 200
-NPROBE_SHARE = 0.06
+SHORTLIST_MIN = 64
+NPROBE_SHARE = 0.05
 NPROBE_MIN = 16
 
 
@@ -52,6 +53,13 @@ class Dense:
 
     vectors: np.ndarray  # (n, dim) float32, memory-mapped once saved
     ann: faiss.Index | None
+    reader: RowReader | None = None  # reads rows of a large saved level without mapping
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """Vectors of ``rows``, in that order (a few read without mapping, many mapped)."""
+        if self.reader is None or len(rows) > 4096:
+            return np.asarray(self.vectors[rows])
+        return self.reader.read(rows)
 
     @classmethod
     def build(cls, vectors: np.ndarray) -> Dense:
@@ -94,8 +102,8 @@ class Dense:
             params.sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
         short = max(SHORTLIST_MIN, SHORTLIST_FACTOR * k)
         _, ids = self.ann.search(query.reshape(1, -1), short, params=params)
-        rows = ids[0][ids[0] >= 0]
-        return _best(rows, self.vectors[np.sort(rows)] @ query, k, sorted_rows=True)
+        rows = np.sort(ids[0][ids[0] >= 0])
+        return _best(rows, self.take(rows) @ query, k)
 
     def save(self, folder: Path, name: str) -> None:
         """Write the vectors (``.npy``) and the ANN index (FAISS's own format)."""
@@ -106,24 +114,21 @@ class Dense:
     @classmethod
     def load(cls, folder: Path, name: str) -> Dense:
         """Read what ``save`` wrote; the vectors are memory-mapped."""
-        vectors = load_array(folder, f"{name}.vectors")
+        vectors = load_array(folder, f"{name}.vectors", random_access=True)
         path = folder / f"{name}.ivf"
-        ann = None
+        ann = reader = None
         if path.exists():
+            reader = RowReader(folder / f"{name}.vectors.npy")
             try:
                 ann = faiss.read_index(str(path))
             except RuntimeError as exc:
                 raise IndexIntegrityError(f"{path}: unreadable ({exc})") from exc
             if ann.ntotal != vectors.shape[0]:
                 raise IndexIntegrityError(f"{path}: holds {ann.ntotal} rows, not {len(vectors)}")
-        return cls(vectors, ann)
+        return cls(vectors, ann, reader)
 
 
-def _best(
-    rows: np.ndarray, scores: np.ndarray, k: int, *, sorted_rows: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    if sorted_rows:
-        rows = np.sort(rows)
+def _best(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     if rows.size > k:
         top = np.argpartition(-scores, k - 1)[:k]
         rows, scores = rows[top], scores[top]
@@ -433,8 +438,8 @@ def merge(name: str, parts: Sequence[tuple[Segment, np.ndarray]]) -> Segment:
         for n in SENTENCE_COLUMNS:
             s_out[n].append(s[n])
         texts.extend(seg.texts[int(i)] for i in s_keep)
-        s_vecs.append(np.asarray(seg.sentence_dense.vectors[s_keep]))
-        p_vecs.append(np.asarray(seg.passage_dense.vectors[p_keep]))
+        s_vecs.append(seg.sentence_dense.take(s_keep))
+        p_vecs.append(seg.passage_dense.take(p_keep))
         s_post.append((seg.sentence_postings, s_keep))
         p_post.append((seg.passage_postings, p_keep))
         a_base, p_base, s_base = a_base + len(a_keep), p_base + len(p_keep), s_base + len(s_keep)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,12 +33,39 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _STEMMER = Stemmer.Stemmer("english")
 _STOPWORDS = sorted(STOPWORDS_EN)
+_STOP = frozenset(STOPWORDS_EN)
+_split = re.compile(r"(?u)\b\w\w+\b").findall  # bm25s's (and scikit-learn's) pattern
+_stems: dict[str, str] = {}
+_stem_lock = threading.Lock()
+MAX_REMEMBERED_STEMS = 1_000_000
 K1 = 1.5
 B = 0.75
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
-    """Lower-cased, stop-word-free, stemmed tokens: the same analysis for documents and queries."""
+    """Lower-cased, stop-word-free, stemmed tokens: the same analysis for documents and queries.
+
+    This is bm25s's ``tokenize`` (scikit-learn's token pattern, stop words dropped before
+    Snowball stemming), token for token — ``tests/embeddings/test_sparse.py`` holds them
+    equal — without its per-text set building and progress bar, which cost more than the
+    work for a question; stems are remembered per word.
+    """
+    out = []
+    for text in texts:
+        words = [w for w in _split(text.lower()) if w not in _STOP]
+        unknown = [w for w in dict.fromkeys(words) if w not in _stems]
+        if unknown:
+            with _stem_lock:  # a PyStemmer object is not safe to share between threads
+                stems = _STEMMER.stemWords(unknown)
+            if len(_stems) > MAX_REMEMBERED_STEMS:
+                _stems.clear()
+            _stems.update(zip(unknown, stems, strict=True))
+        out.append([_stems[w] for w in words])
+    return out
+
+
+def bm25s_tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """The same analysis through bm25s itself (the reference ``tokenize`` is held to)."""
     if not texts:
         return []
     out = bm25s.tokenize(

@@ -182,7 +182,7 @@ class Retriever:
         if prefer_articles and w.conversation:
             preferred = [r for r in map(idx.article_row, prefer_articles) if r is not None]
             fused += w.conversation * np.isin(s_article, preferred)
-        texts = [idx.text(int(i)) for i in ids]
+        texts = idx.texts(ids)
         if answered_before and w.repeat:
             seen = {(idx.article_row(a), start) for a, start in answered_before}
             starts = idx.column("sentences", "start", ids)
@@ -195,6 +195,10 @@ class Retriever:
             fused += w.answer_type * type_match
         order = np.argsort(-fused, kind="stable")
         query_set = set(terms)
+        head = ids[order[: self.detailed]]
+        heads = idx.column("sentences", "passage", head)
+        questions = idx.column("passages", "question", heads)
+        self._learn_terms([*heads.tolist(), *(q for q in questions.tolist() if q >= 0)])
         candidates: list[Candidate] = []
         for j in order:
             i = int(ids[j])
@@ -233,16 +237,25 @@ class Retriever:
 
     def _terms_of(self, passage: int) -> frozenset[str]:
         """Terms of a passage and of its article's title (the sentence's are among them)."""
-        terms = self._passage_terms.get(passage)
-        if terms is None:
-            p = self.index.passages[passage]
-            words = [self.index.articles[p.article].title]
-            words += [self.index.text(i) for i in self.index.passage_sentences(passage)]
-            terms = frozenset(tokenize([" ".join(words)])[0])
-            if len(self._passage_terms) >= PASSAGE_TERMS_CACHE:
-                self._passage_terms.clear()
-            self._passage_terms[passage] = terms
-        return terms
+        if passage not in self._passage_terms:
+            self._learn_terms([passage])
+        return self._passage_terms[passage]
+
+    def _learn_terms(self, passages: Sequence[int]) -> None:
+        """Tokenise the passages not yet known in one call (each call has a fixed cost)."""
+        new = [p for p in dict.fromkeys(passages) if p not in self._passage_terms]
+        if not new:
+            return
+        idx = self.index
+        titles = idx.column("passages", "article", np.array(new, dtype=np.int64))
+        docs = []
+        for p, article in zip(new, titles.tolist(), strict=True):
+            words = [idx.articles[article].title, *idx.texts(idx.passage_sentences(p))]
+            docs.append(" ".join(words))
+        if len(self._passage_terms) + len(new) > PASSAGE_TERMS_CACHE:
+            self._passage_terms.clear()
+        for p, tokens in zip(new, tokenize(docs), strict=True):
+            self._passage_terms[p] = frozenset(tokens)
 
 
 @dataclass(frozen=True)

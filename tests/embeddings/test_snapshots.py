@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import mmap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,8 +58,16 @@ def test_round_trip(built: tuple[SearchIndex, Snapshots, VectorCache]) -> None:
     assert manifest["format"] == 3 and len(manifest["segments"]) == 1
     # Segment tables are memory-mapped from disk, not read into Python objects.
     segment = loaded.segments[0]
-    assert isinstance(segment.sentence_dense.vectors, np.memmap)
-    assert isinstance(segment.texts.blob, np.memmap)
+    for array in (segment.sentence_dense.vectors, segment.texts.blob, segment.sentences["end"]):
+        assert mapped(array) and not array.flags.writeable
+
+
+def mapped(array: np.ndarray) -> bool:
+    """Whether ``array`` is a view of a memory-mapped file."""
+    base = array
+    while isinstance(base, np.ndarray):
+        base = base.base
+    return isinstance(base, mmap.mmap)
 
 
 def _segment_folder(snaps: Snapshots) -> Path:
