@@ -67,6 +67,8 @@ def mapped(array: np.ndarray) -> bool:
     base = array
     while isinstance(base, np.ndarray):
         base = base.base
+    if isinstance(base, memoryview):
+        base = base.obj
     return isinstance(base, mmap.mmap)
 
 
