@@ -327,17 +327,21 @@ class ArticleStore:
         """Canonical articles with their segmentation, ordered by id (one consistent
         snapshot); only those in ``ids`` when given."""
         wanted = None if ids is None else set(ids)
+        # A few articles are read by id (an update of a large archive must not read every
+        # text); all of them in one pass over each table.
+        few = wanted is not None and len(wanted) <= 500
+        chosen = f"AND id IN ({','.join('?' * len(wanted or ()))}) " if few else ""
         with self._lock:
             articles = [
                 r
                 for r in self._db.execute(
                     f"SELECT {_ARTICLE_COLUMNS}, content_hash FROM articles "
-                    "WHERE duplicate_of IS NULL ORDER BY id"
+                    f"WHERE duplicate_of IS NULL {chosen}ORDER BY id",
+                    sorted(wanted or ()) if few else [],
                 ).fetchall()
                 if wanted is None or r[0] in wanted
             ]
             keep = {r[0] for r in articles}
-            # A few articles are read by id; all of them in one pass over each table.
             by_id = wanted is not None and len(keep) <= 500
             where = f"WHERE article_id IN ({','.join('?' * len(keep))})" if by_id else ""
             args = sorted(keep) if by_id else []

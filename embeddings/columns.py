@@ -164,6 +164,11 @@ class RowReader:
         self._row_bytes = shape[1] * dtype.itemsize
         self._file = FileReader(path, offset)
 
+    def read_range(self, lo: int, hi: int) -> np.ndarray:
+        """Rows ``lo`` to ``hi`` (exclusive), read in one call."""
+        data = self._file.read(lo * self._row_bytes, (hi - lo) * self._row_bytes)
+        return np.frombuffer(data, dtype=self.dtype).reshape(hi - lo, self.shape[1])
+
     def read(self, rows: np.ndarray) -> np.ndarray:
         """Rows ``rows`` (in that order)."""
         out = np.empty((len(rows), self.shape[1]), dtype=self.dtype)
