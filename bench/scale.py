@@ -19,7 +19,9 @@ published version, answers the questions, and follows new versions. Reported (``
   question; median of 3. ``reload_s``: the reader's load of that version (median);
 - ``cold_load_s``: the reader's first load (every segment verified by checksum);
 - ``server_rss_mb``: the reader's resident memory after loading and answering;
-  ``peak_rss_mb``: peak of the writer plus peak of the reader; ``index_disk_mb``;
+  ``peak_rss_mb``: peak of the writer plus peak of the reader while serving and adding;
+  ``bulk_build_peak_rss_mb``: peak of the bulk build (its own process, as `briefing
+  rebuild`); ``add_indexed_s``: the writer's part of an add; ``index_disk_mb``;
 - ``ann_recall``: share of the exact top-50 dense neighbours (over every live sentence,
   ties counted) that the index's search returns, over the questions;
 - ``bulk_embed_sentences_per_s`` (the configured encoder) and ``st_fp32_sentences_per_s``
@@ -244,6 +246,7 @@ def main() -> None:
         "--keep", type=Path, help="build in this folder and keep it (a second run reuses its store)"
     )
     parser.add_argument("--reader", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--build", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.reader:
         reader(args.reader)
@@ -252,10 +255,13 @@ def main() -> None:
     rng = random.Random(0)
     rng.shuffle(pool)
     held_out, pool = pool[:2000], pool[2000:]
+    if args.build:
+        print(json.dumps(_build(args, args.build, pool, rng)))
+        return
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="briefing-scale-"))
     data = tmp / "data"
     try:
-        report = _run(args, data, pool, held_out, qa, rng)
+        report = _run(args, data, held_out, qa)
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -266,16 +272,13 @@ def main() -> None:
             print(f"{k:32} {v}")
 
 
-def _run(
-    args: argparse.Namespace,
-    data: Path,
-    pool: list[str],
-    held_out: list[str],
-    qa: list[tuple[str, str]],
-    rng: random.Random,
+def _build(
+    args: argparse.Namespace, data: Path, pool: list[str], rng: random.Random
 ) -> dict[str, Any]:
-    writer = Engine(Settings(data_dir=data))
-    real = writer.encoder
+    """Store the bulk archive and index it with stand-in vectors (in its own process, as
+    `briefing rebuild` would be, so its peak memory is not the writer's)."""
+    engine = Engine(Settings(data_dir=data))
+    real = engine.encoder
     t = time.perf_counter()
     standin = StandIn(real, dict(zip(pool, real.encode(pool, progress=True), strict=True)))
     _log(f"embedded the pool of {len(pool)} sentences in {time.perf_counter() - t:.0f}s")
@@ -285,19 +288,29 @@ def _run(
         paragraphs = [standin.paragraph(picked[i : i + 5]) for i in range(0, PER_ARTICLE, 5)]
         articles.append(Article(f"bulk-{n}", f"Bulk article {n}", "\n\n".join(paragraphs), "Bench"))
     t = time.perf_counter()
-    writer.withdraw([f"new-{k}" for k in range(args.adds)])  # left by an earlier --keep run
-    if writer.store.count() != len(articles):  # a kept folder already holds them
-        writer.ingest_articles(articles)
+    engine.withdraw([f"new-{k}" for k in range(args.adds)])  # left by an earlier --keep run
+    if engine.store.count() != len(articles):  # a kept folder already holds them
+        engine.ingest_articles(articles)
     _log(f"stored {len(articles)} articles in {time.perf_counter() - t:.0f}s")
-    del articles
+    engine.close()
     bulk = Engine(Settings(data_dir=data), encoder=standin)  # type: ignore[arg-type]
     t = time.perf_counter()
     stats = bulk.rebuild(progress=True)
     build_s = time.perf_counter() - t
     bulk.close()
-    del bulk, standin
     _log(f"indexed {stats.sentences} sentences in {build_s:.0f}s")
+    return {"sentences": stats.sentences, "build_s": build_s, "build_peak_mb": _peak_mb()}
 
+
+def _run(
+    args: argparse.Namespace, data: Path, held_out: list[str], qa: list[tuple[str, str]]
+) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--build", str(data), "--sentences", str(args.sentences)]
+    built = json.loads(
+        subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
+    )
+    writer = Engine(Settings(data_dir=data))
+    real = writer.encoder
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     proc = subprocess.Popen(
         [sys.executable, __file__, "--reader", str(data)],
@@ -318,7 +331,7 @@ def _run(
     random.Random(1).shuffle(questions)
     asked = call(op="ask", questions=questions[: args.questions], warmup=20)
     _log(f"asked: {asked}")
-    adds, reloads, answered = [], [], []
+    adds, indexing, reloads, answered = [], [], [], []
     for k in range(args.adds):
         picked = held_out[k * PER_ARTICLE : (k + 1) * PER_ARTICLE]
         text = "\n\n".join(" ".join(picked[i : i + 5]) for i in range(0, PER_ARTICLE, 5))
@@ -326,6 +339,7 @@ def _run(
         t = time.perf_counter()
         writer.ingest_articles([article])
         writer.update_index()
+        indexing.append(time.perf_counter() - t)
         followed = call(op="follow", question=picked[7], article_id=article.id)
         adds.append(time.perf_counter() - t)
         reloads.append(followed["reload_s"])
@@ -339,17 +353,19 @@ def _run(
     disk = sum(f.stat().st_size for f in (data / "index").rglob("*") if f.is_file())
     writer.close()
     return {
-        "sentences": stats.sentences,
+        "sentences": built["sentences"],
         "segments": len(writer.live.index.segments) if writer.live else None,
         "ask_ms_p50": round(asked["ask_ms_p50"], 2),
         "ask_ms_p95": round(asked["ask_ms_p95"], 2),
         "retrieval_ms_p50": round(asked["retrieval_ms_p50"], 2),
         "add_to_answerable_s": round(statistics.median(adds), 3),
+        "add_indexed_s": round(statistics.median(indexing), 3),
         "new_article_answered": all(answered),
         "reload_s": round(statistics.median(reloads), 3),
         "cold_load_s": round(loaded["cold_load_s"], 2),
         "server_rss_mb": round(final["rss_mb"]),
         "peak_rss_mb": round(writer_peak + final["peak_mb"]),
+        "bulk_build_peak_rss_mb": round(built["build_peak_mb"]),
         "index_disk_mb": round(disk / 2**20),
         "ann_recall": round(asked["ann_recall"], 4),
         "bulk_embed_sentences_per_s": round(rates["bulk_embed_sentences_per_s"], 1),
@@ -357,7 +373,7 @@ def _run(
         "embed_speedup": round(
             rates["bulk_embed_sentences_per_s"] / rates["st_fp32_sentences_per_s"], 2
         ),
-        "build_s": round(build_s, 1),
+        "build_s": round(built["build_s"], 1),
     }
 
 
