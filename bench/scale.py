@@ -311,6 +311,7 @@ def _run(
     )
     writer = Engine(Settings(data_dir=data))
     real = writer.encoder
+    writer.load_live()  # as a server's own job worker has it
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     proc = subprocess.Popen(
         [sys.executable, __file__, "--reader", str(data)],
@@ -342,6 +343,7 @@ def _run(
         indexing.append(time.perf_counter() - t)
         followed = call(op="follow", question=picked[7], article_id=article.id)
         adds.append(time.perf_counter() - t)
+        _log(f"add {k}: indexed in {indexing[-1]:.3f}s, answerable in {adds[-1]:.3f}s")
         reloads.append(followed["reload_s"])
         answered.append(followed["answered_from_new"])
     final = call(op="ask", questions=questions[:20], warmup=0)

@@ -38,7 +38,7 @@ FLAT_MAX_ROWS = 20_000
 SHORTLIST_FACTOR = 4
 SHORTLIST_MIN = 64
 NPROBE_SHARE = 0.05
-NPROBE_MIN = 16
+NPROBE_MIN = 64
 
 
 def passage_text(title: str, question: str | None, paragraph: str) -> str:
