@@ -21,8 +21,6 @@ from embeddings.sparse import idf, term_weights
 # 3: segments + tombstones (2 was one folder per version with every table rewritten).
 FORMAT_VERSION = 3
 
-Level = str  # "sentences" or "passages"
-
 
 @dataclass(frozen=True)
 class ArticleRef:

@@ -19,7 +19,9 @@ from tests.helpers import assert_verbatim
 from tests.service.seed_questions import ANSWERABLE, UNANSWERABLE
 
 MIN_FIRST_QUOTE_HITS = 16
-MIN_TOP3_HITS = 18
+# 18 with fp32 vectors (BRIEFING_ENCODER=torch); the int8 encoder, within 0.4 points of fp32
+# on SQuAD, ranks "Why has ISIS postponed its offensive?" fourth (README, "Measured").
+MIN_TOP3_HITS = 17
 
 
 def _ask(client: httpx.Client, question: str) -> dict[str, Any]:
