@@ -157,8 +157,6 @@ class Snapshots:
         os.replace(tmp, self.root / POINTER)
         _fsync_dir(self.root)
         index.manifest = manifest
-        with self._loaded_lock:
-            self._loaded.update((s.name, s) for s in index.segments)
         log.info("published index version %s (%d segments)", index.version, len(entries))
         return final
 

@@ -204,10 +204,15 @@ class Engine:
         return stats
 
     def _publish(self, index: SearchIndex, stats: BuildStats) -> None:
-        """Write ``index`` as the newest version and make it live (under the writer lock)."""
+        """Write ``index`` as the newest version and make it live (under the writer lock).
+
+        What goes live is the version read back from disk: its new segments memory-mapped
+        (and verified), not the arrays the build left in memory, so a server that builds or
+        merges holds no more than one that only follows.
+        """
         self.snapshots.publish(index)
         self.snapshots.clean()
-        self._swap(index)
+        self._swap(self.snapshots.load(index.version))
         log.info(
             "index %s (%s): %d sentences, %d texts embedded, %.2fs",
             index.version,
