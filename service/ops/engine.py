@@ -324,7 +324,7 @@ class Engine:
                 except OldIndexFormatError as exc:
                     log.warning(
                         "index %s; rebuilding it as segments from the store (no article is "
-                        "lost, cached vectors are reused)",
+                        "lost; cached vectors of the same model are reused)",
                         exc,
                     )
                 except IndexIntegrityError as exc:
