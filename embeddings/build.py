@@ -165,7 +165,7 @@ def _finish(
     kind: str,
 ) -> tuple[SearchIndex, BuildStats]:
     index = SearchIndex(version, {}, segments, dead)
-    counts = index.live_counts()
+    counts = index.live_counts
     seconds = time.perf_counter() - started
     index.manifest.update(
         _manifest(counts, encoder, version, corpus_digest),

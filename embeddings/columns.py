@@ -67,10 +67,6 @@ class Strings:
             for r in np.asarray(rows).tolist()
         ]
 
-    def take(self, rows: np.ndarray) -> Strings:
-        """A new column of ``rows`` in that order."""
-        return Strings.of([self[int(i)] for i in rows])
-
     def save(self, folder: Path, name: str) -> None:
         """Write as ``name.blob.npy``, ``name.offsets.npy`` and ``name.nulls.npy``."""
         save_array(folder, f"{name}.blob", self.blob)
@@ -81,12 +77,11 @@ class Strings:
     def load(cls, folder: Path, name: str) -> Strings:
         """Read a column written by ``save`` (memory-mapped)."""
         blob = load_array(folder, f"{name}.blob")
-        _, _, _, offset = _header(folder / f"{name}.blob.npy")
         column = cls(
             blob,
             load_array(folder, f"{name}.offsets"),
             load_array(folder, f"{name}.nulls"),
-            FileReader(folder / f"{name}.blob.npy", offset) if len(blob) else None,
+            FileReader.of_npy(folder / f"{name}.blob.npy") if len(blob) else None,
         )
         n = len(column.nulls)
         if len(column.offsets) != n + 1 or (n and int(column.offsets[-1]) != len(column.blob)):
@@ -142,6 +137,11 @@ class FileReader:
     def __init__(self, path: Path, offset: int = 0) -> None:
         self._fd = os.open(path, os.O_RDONLY)
         self._offset = offset
+
+    @classmethod
+    def of_npy(cls, path: Path) -> FileReader:
+        """A reader of the data of a ``.npy`` file (offsets count from its first element)."""
+        return cls(path, _header(path)[3])
 
     def read(self, start: int, size: int) -> bytes:
         """``size`` bytes from ``start`` (counted from the data offset)."""

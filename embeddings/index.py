@@ -100,28 +100,28 @@ class SearchIndex:
         }
         self.alive = [~d for d in self.dead]
         # Row masks of what may be returned: live rows (and, for sentences, quotable ones);
-        # None where every row may be.
+        # None where every row may be. Live rows are counted from the same masks.
         self._ok: dict[str, list[np.ndarray | None]] = {"sentences": [], "passages": []}
+        self.live_counts = {"articles": 0, "passages": 0, "sentences": 0}
         for seg, alive in zip(self.segments, self.alive, strict=True):
-            s_ok = seg.quotable() & alive[seg.sentences["article"]]
-            p_ok = alive[seg.passages["article"]]
+            s_live = alive[seg.sentences["article"]]
+            p_live = alive[seg.passages["article"]]
+            s_ok = seg.quotable() & s_live
             self._ok["sentences"].append(None if s_ok.all() else s_ok)
-            self._ok["passages"].append(None if p_ok.all() else p_ok)
+            self._ok["passages"].append(None if p_live.all() else p_live)
+            self.live_counts["articles"] += int(alive.sum())
+            self.live_counts["passages"] += int(p_live.sum())
+            self.live_counts["sentences"] += int(s_live.sum())
         self.articles: Rows[ArticleRef] = Rows(self, "articles")
         self.passages: Rows[IndexedPassage] = Rows(self, "passages")
         self.sentences: Rows[IndexedSentence] = Rows(self, "sentences")
-        lengths = {
-            level: [
-                (s.sentence_postings if level == "sentences" else s.passage_postings).lengths
-                for s in self.segments
-            ]
-            for level in ("sentences", "passages")
-        }
         self._avg_length = {
             level: max(
-                1.0, float(sum(float(x.sum()) for x in arrays)) / max(1, len(self.rows(level)))
+                1.0,
+                sum(float(s.postings(level).lengths.sum()) for s in self.segments)
+                / max(1, len(self.rows(level))),
             )
-            for level, arrays in lengths.items()
+            for level in ("sentences", "passages")
         }
 
     @property
@@ -164,9 +164,7 @@ class SearchIndex:
         }.get(name)
         for k in self._groups(seg):
             pick = seg == k
-            segment = self.segments[k]
-            table = segment.sentences if level == "sentences" else segment.passages
-            values = np.asarray(table[name][local[pick]], dtype=np.int64)
+            values = np.asarray(self.segments[k].table(level)[name][local[pick]], dtype=np.int64)
             if points_at is not None:
                 base = self.bases[points_at][k]
                 values = np.where(values >= 0, values + base, -1)
@@ -181,11 +179,7 @@ class SearchIndex:
         out = np.zeros((len(rows), dim), dtype=np.float32)
         for k in self._groups(seg):
             pick = seg == k
-            dense = self._dense(self.segments[k], level)
-            order = np.argsort(local[pick])
-            block = np.empty((int(pick.sum()), dim), dtype=np.float32)
-            block[order] = dense.take(local[pick][order])
-            out[pick] = block
+            out[pick] = self.segments[k].dense(level).take(local[pick])
         return out
 
     def text(self, sentence: int) -> str:
@@ -231,9 +225,11 @@ class SearchIndex:
 
     def passage_sentences(self, passage: int) -> range:
         """Sentence rows of a passage."""
-        first = int(self.column("passages", "first", np.array([passage]))[0])
-        count = int(self.column("passages", "count", np.array([passage]))[0])
-        return range(first, first + count)
+        seg, local = self.locate("passages", np.array([passage]))
+        k, i = int(seg[0]), int(local[0])
+        table = self.segments[k].passages
+        first = int(self.bases["sentences"][k]) + int(table["first"][i])
+        return range(first, first + int(table["count"][i]))
 
     # --- articles ---------------------------------------------------------------------
 
@@ -258,15 +254,6 @@ class SearchIndex:
             rows = np.flatnonzero(alive)
             ids, hashes = seg.articles.ids.values(rows), seg.articles.hashes.values(rows)
             out.update((str(i), str(h)) for i, h in zip(ids, hashes, strict=True))
-        return out
-
-    def live_counts(self) -> dict[str, int]:
-        """Live rows of each table."""
-        out = {"articles": 0, "passages": 0, "sentences": 0}
-        for seg, alive in zip(self.segments, self.alive, strict=True):
-            out["articles"] += int(alive.sum())
-            out["passages"] += int(alive[seg.passages["article"]].sum())
-            out["sentences"] += int(alive[seg.sentences["article"]].sum())
         return out
 
     def article_masks(
@@ -304,21 +291,13 @@ class SearchIndex:
 
     # --- search -----------------------------------------------------------------------
 
-    def _dense(self, segment: Segment, level: str) -> Any:
-        return segment.sentence_dense if level == "sentences" else segment.passage_dense
-
-    def _postings(self, segment: Segment, level: str) -> Any:
-        return segment.sentence_postings if level == "sentences" else segment.passage_postings
-
     def _allowed(
         self, level: str, k: int, article_masks: Sequence[np.ndarray] | None
     ) -> np.ndarray | None:
         ok = self._ok[level][k]
         if article_masks is None:
             return ok
-        seg = self.segments[k]
-        owner = seg.sentences["article"] if level == "sentences" else seg.passages["article"]
-        rows = article_masks[k][owner]
+        rows = article_masks[k][self.segments[k].table(level)["article"]]
         return rows if ok is None else rows & ok
 
     def sentence_allowed(
@@ -328,7 +307,7 @@ class SearchIndex:
         seg, local = self.locate("sentences", rows)
         out = np.ones(len(rows), dtype=bool)
         for k in self._groups(seg):
-            allowed = self._allowed("sentences", int(k), article_masks)
+            allowed = self._allowed("sentences", k, article_masks)
             if allowed is not None:
                 pick = seg == k
                 out[pick] = allowed[local[pick]]
@@ -347,7 +326,7 @@ class SearchIndex:
             allowed = self._allowed(level, s, article_masks)
             if allowed is not None and not allowed.any():
                 continue
-            rows, scores = self._dense(seg, level).search(query, k, allowed)
+            rows, scores = seg.dense(level).search(query, k, allowed)
             all_rows.append(rows + self.bases[level][s])
             all_scores.append(scores)
         if not all_rows:
@@ -368,13 +347,12 @@ class SearchIndex:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         n_rows = len(self.rows(level))
         weights = {
-            t: idf(n_rows, sum(self._postings(seg, level).df(t) for seg in self.segments))
-            for t in terms
+            t: idf(n_rows, sum(seg.postings(level).df(t) for seg in self.segments)) for t in terms
         }
         avg = self._avg_length[level]
         out_rows, out_scores = [], []
         for s, seg in enumerate(self.segments):
-            postings = self._postings(seg, level)
+            postings = seg.postings(level)
             rows_parts, score_parts = [], []
             for t in terms:
                 hit = postings.lookup(t)

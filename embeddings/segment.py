@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import faiss
 import numpy as np
@@ -54,6 +53,12 @@ class Dense:
     vectors: np.ndarray  # (n, dim) float32, memory-mapped once saved
     ann: faiss.Index | None
     reader: RowReader | None = None  # reads rows of a large saved level without mapping
+
+    @cached_property
+    def nprobe(self) -> int:
+        """Inverted lists an approximate search probes."""
+        assert self.ann is not None
+        return max(NPROBE_MIN, int(faiss.extract_index_ivf(self.ann).nlist * NPROBE_SHARE))
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         """Vectors of ``rows``, in that order (a few read without mapping, many mapped)."""
@@ -96,7 +101,7 @@ class Dense:
             scores = self.vectors[rows] @ query if allowed is not None else self.vectors @ query
             return _best(rows, scores, k)
         params = faiss.SearchParametersIVF()
-        params.nprobe = max(NPROBE_MIN, int(faiss.extract_index_ivf(self.ann).nlist * NPROBE_SHARE))
+        params.nprobe = self.nprobe
         if allowed is not None:
             bits = np.packbits(allowed, bitorder="little")
             params.sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
@@ -150,7 +155,9 @@ class ArticleTable:
     key_order: np.ndarray  # rows sorted by key
 
     @classmethod
-    def of(cls, rows: Sequence[tuple[str, str, str | None, str | None, str | None, str]]) -> Any:
+    def of(
+        cls, rows: Sequence[tuple[str, str, str | None, str | None, str | None, str]]
+    ) -> ArticleTable:
         """A table of (id, title, source, url, published, content hash) rows."""
         ids = [r[0] for r in rows]
         keys = keys_of(ids)
@@ -261,6 +268,18 @@ class Segment:
     def __repr__(self) -> str:
         return f"Segment({self.name!r}, {self.counts})"
 
+    def table(self, level: str) -> dict[str, np.ndarray]:
+        """The passage or sentence columns."""
+        return self.sentences if level == "sentences" else self.passages
+
+    def dense(self, level: str) -> Dense:
+        """Vectors of the sentence or passage level."""
+        return self.sentence_dense if level == "sentences" else self.passage_dense
+
+    def postings(self, level: str) -> Postings:
+        """BM25 postings of the sentence or passage level."""
+        return self.sentence_postings if level == "sentences" else self.passage_postings
+
     def quotable(self) -> np.ndarray:
         """Mask of sentences that may be quoted."""
         return QUOTABLE_CODES[self.sentences["role"]]
@@ -356,11 +375,9 @@ class SegmentBuilder:
                 q = paragraphs[p.question]
                 question = a.text[q.start : q.end]
             self.passage_texts.append(passage_text(a.title, question, a.text[p.start : p.end]))
-        seen: set[int] = set()
         for s in item.segmentation.sentences:
             passage = first_passage + s.paragraph
-            if passage not in seen:  # sentences are in text order: a passage's are contiguous
-                seen.add(passage)
+            if p_cols["count"][passage] == 0:  # sentences are in text order: contiguous
                 p_cols["first"][passage] = len(self.sentence_texts)
             p_cols["count"][passage] += 1
             lead = -1
@@ -443,15 +460,14 @@ def merge(name: str, parts: Sequence[tuple[Segment, np.ndarray]]) -> Segment:
         s_post.append((seg.sentence_postings, s_keep))
         p_post.append((seg.passage_postings, p_keep))
         a_base, p_base, s_base = a_base + len(a_keep), p_base + len(p_keep), s_base + len(s_keep)
-    dim = parts[0][0].sentence_dense.vectors.shape[1]
     return Segment(
         name,
         ArticleTable.of(articles),
         {n: np.concatenate(v).astype(np.int32) for n, v in p_out.items()},
         {n: np.concatenate(v).astype(np.int32) for n, v in s_out.items()},
         Strings.of(texts),
-        Dense.build(np.concatenate(s_vecs) if s_vecs else np.zeros((0, dim), np.float32)),
-        Dense.build(np.concatenate(p_vecs) if p_vecs else np.zeros((0, dim), np.float32)),
+        Dense.build(np.concatenate(s_vecs)),
+        Dense.build(np.concatenate(p_vecs)),
         Postings.concat(s_post),
         Postings.concat(p_post),
     )

@@ -161,13 +161,18 @@ class Snapshots:
         return final
 
     def _write_segment(self, segment: Segment) -> None:
+        """Write a new segment, then keep it mapped from disk: its checksums were just
+        computed from the files written, so loading the version does not read them again."""
         staging = self.building / segment.name
         segment.save(staging)
         meta = {"counts": segment.counts, "files": _checksums(staging, SEGMENT_META)}
         (staging / SEGMENT_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         _fsync_tree(staging)
-        os.rename(staging, self.segments / segment.name)
+        final = self.segments / segment.name
+        os.rename(staging, final)
         _fsync_dir(self.segments)
+        with self._loaded_lock:
+            self._loaded[segment.name] = Segment.load(final, segment.counts)
 
     def load_current(self) -> SearchIndex:
         """Load and verify the live version."""
@@ -195,9 +200,9 @@ class Snapshots:
             segments.append(segment)
             dead.append(mask)
         index = SearchIndex(str(manifest["version"]), manifest, segments, dead)
-        if index.live_counts() != manifest["counts"]:
+        if index.live_counts != manifest["counts"]:
             raise IndexIntegrityError(
-                f"version {version}: live rows {index.live_counts()} differ from the "
+                f"version {version}: live rows {index.live_counts} differ from the "
                 f"manifest's {manifest['counts']}"
             )
         with self._loaded_lock:  # keep only what this version uses

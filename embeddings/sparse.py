@@ -53,14 +53,22 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
     out = []
     for text in texts:
         words = [w for w in _split(text.lower()) if w not in _STOP]
-        unknown = [w for w in dict.fromkeys(words) if w not in _stems]
+        # Looked up into a local dict: another thread may clear the shared one meanwhile.
+        stems: dict[str, str] = {}
+        unknown = []
+        for w in dict.fromkeys(words):
+            stem = _stems.get(w)
+            if stem is None:
+                unknown.append(w)
+            else:
+                stems[w] = stem
         if unknown:
             with _stem_lock:  # a PyStemmer object is not safe to share between threads
-                stems = _STEMMER.stemWords(unknown)
+                stems.update(zip(unknown, _STEMMER.stemWords(unknown), strict=True))
             if len(_stems) > MAX_REMEMBERED_STEMS:
                 _stems.clear()
-            _stems.update(zip(unknown, stems, strict=True))
-        out.append([_stems[w] for w in words])
+            _stems.update((w, stems[w]) for w in unknown)
+        out.append([stems[w] for w in words])
     return out
 
 
@@ -132,34 +140,28 @@ class Postings:
         Nothing is re-tokenised: each part's counts are re-keyed to the union vocabulary.
         """
         vocab: dict[str, int] = {}
+        for postings, _ in parts:
+            for t in postings.terms:
+                vocab.setdefault(t, len(vocab))
         blocks = []
         for postings, rows in parts:
-            cols = np.array([vocab.setdefault(t, len(vocab)) for t in postings.terms])
-            matrix = sp.csc_matrix(
-                (postings.tfs, postings.rows, postings.indptr),
-                shape=(postings.size, len(postings.terms)),
-            ).tocsr()[rows]
-            coo = matrix.tocoo()
-            blocks.append((coo.row, cols[coo.col] if cols.size else coo.col, coo.data, len(rows)))
-        offset = 0
-        all_rows, all_cols, all_vals = [], [], []
-        for r, c, v, n in blocks:
-            all_rows.append(r.astype(np.int64) + offset)
-            all_cols.append(c.astype(np.int64))
-            all_vals.append(v.astype(np.int32))
-            offset += n
-        matrix = sp.csr_matrix(
-            (
-                np.concatenate(all_vals) if all_vals else np.zeros(0, np.int32),
-                (
-                    np.concatenate(all_rows) if all_rows else np.zeros(0, np.int64),
-                    np.concatenate(all_cols) if all_cols else np.zeros(0, np.int64),
-                ),
-            ),
-            shape=(offset, len(vocab)),
-            dtype=np.int32,
-        )
-        return cls._of(matrix, list(vocab))
+            cols = np.array([vocab[t] for t in postings.terms], dtype=np.int64)
+            part = (
+                sp.csc_matrix(
+                    (postings.tfs, postings.rows, postings.indptr),
+                    shape=(postings.size, len(postings.terms)),
+                )
+                .tocsr()[rows]
+                .tocoo()
+            )
+            blocks.append(
+                sp.csr_matrix(
+                    (part.data, (part.row, cols[part.col])),
+                    shape=(len(rows), len(vocab)),
+                    dtype=np.int32,
+                )
+            )
+        return cls._of(sp.vstack(blocks, format="csr", dtype=np.int32), list(vocab))
 
     @property
     def size(self) -> int:

@@ -80,7 +80,7 @@ def test_a_withdrawal_is_a_tombstone_in_a_shared_segment(
     snaps.publish(updated)
     loaded = Snapshots(tmp_path / "index").load_current()
     assert loaded.article_row("a2") is None
-    assert loaded.live_counts()["articles"] == 5
+    assert loaded.live_counts["articles"] == 5
     assert [s.name for s in loaded.segments] == [s.name for s in base.segments]
 
 
