@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import random
 import shutil
@@ -40,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,13 +81,20 @@ class StandIn:
     def __init__(self, real: Encoder, sentences: dict[str, np.ndarray]) -> None:
         self.model_id, self.dim = real.model_id, real.dim
         self.sentences = sentences
-        self.paragraphs: dict[str, np.ndarray] = {}
+        # A paragraph's text (by its hash: millions of them at 10M sentences) → its sentences.
+        self.paragraphs: dict[int, tuple[str, ...]] = {}
 
     def paragraph(self, picked: list[str]) -> str:
         text = " ".join(picked)
-        v = np.mean([self.sentences[s] for s in picked], axis=0)
-        self.paragraphs[text] = (v / np.linalg.norm(v)).astype(np.float32)
+        self.paragraphs[hash(text)] = tuple(picked)
         return text
+
+    def _paragraph_vector(self, text: str) -> np.ndarray | None:
+        picked = self.paragraphs.get(hash(text))
+        if picked is None:
+            return None
+        v = np.mean([self.sentences[s] for s in picked], axis=0)
+        return (v / np.linalg.norm(v)).astype(np.float32)
 
     def encode(self, texts: list[str], **_: object) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
@@ -93,7 +102,7 @@ class StandIn:
         for i, t in enumerate(texts):
             v = self.sentences.get(t)
             if v is None:
-                v = self.paragraphs.get(t.split("\n")[-1])
+                v = self._paragraph_vector(t.split("\n")[-1])
             if v is None:
                 v = rng.standard_normal(self.dim).astype(np.float32)
                 v /= np.linalg.norm(v)
@@ -207,9 +216,10 @@ def _recall(index: Any, queries: np.ndarray, k: int) -> float:
             scores = queries @ block.T
             if ok is not None:
                 scores[:, ~ok[rows]] = -np.inf
-            best = np.sort(np.concatenate([best, scores], axis=1), axis=1)[:, -k:]
+            both = np.concatenate([best, scores], axis=1)
+            best = np.partition(both, both.shape[1] - k, axis=1)[:, -k:]
             del block
-    kth = best[:, 0]
+    kth = best.min(axis=1)
     found = []
     for q, v in enumerate(queries):
         rows, _ = index.dense("sentences", v, k)
@@ -277,21 +287,30 @@ def _build(
 ) -> dict[str, Any]:
     """Store the bulk archive and index it with stand-in vectors (in its own process, as
     `briefing rebuild` would be, so its peak memory is not the writer's)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     engine = Engine(Settings(data_dir=data))
     real = engine.encoder
     t = time.perf_counter()
     standin = StandIn(real, dict(zip(pool, real.encode(pool, progress=True), strict=True)))
     _log(f"embedded the pool of {len(pool)} sentences in {time.perf_counter() - t:.0f}s")
-    articles = []
-    for n in range(args.sentences // PER_ARTICLE):
-        picked = rng.sample(pool, PER_ARTICLE)
-        paragraphs = [standin.paragraph(picked[i : i + 5]) for i in range(0, PER_ARTICLE, 5)]
-        articles.append(Article(f"bulk-{n}", f"Bulk article {n}", "\n\n".join(paragraphs), "Bench"))
+    count = args.sentences // PER_ARTICLE
+
+    def articles() -> Iterator[Article]:  # streamed: 10M sentences do not fit in a list
+        for n in range(count):
+            picked = rng.sample(pool, PER_ARTICLE)
+            paragraphs = [standin.paragraph(picked[i : i + 5]) for i in range(0, PER_ARTICLE, 5)]
+            if n and n % 10_000 == 0:
+                _log(f"storing: {n:,} of {count:,} articles, {time.perf_counter() - t:.0f}s")
+            yield Article(f"bulk-{n}", f"Bulk article {n}", "\n\n".join(paragraphs), "Bench")
+
     t = time.perf_counter()
     engine.withdraw([f"new-{k}" for k in range(args.adds)])  # left by an earlier --keep run
-    if engine.store.count() != len(articles):  # a kept folder already holds them
-        engine.ingest_articles(articles)
-    _log(f"stored {len(articles)} articles in {time.perf_counter() - t:.0f}s")
+    if engine.store.count() != count:  # a kept folder already holds them
+        engine.ingest_articles(articles(), workers=os.cpu_count() or 1)
+    else:
+        for _ in articles():  # the stand-in vectors still need the paragraphs
+            pass
+    _log(f"stored {count} articles in {time.perf_counter() - t:.0f}s")
     engine.close()
     bulk = Engine(Settings(data_dir=data), encoder=standin)  # type: ignore[arg-type]
     t = time.perf_counter()

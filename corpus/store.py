@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -71,6 +71,8 @@ CREATE INDEX IF NOT EXISTS bands_article ON bands(article_id);
 # Columns added after the first release; old stores gain them on open.
 _ADDED_COLUMNS = {"duplicate_of": "TEXT", "signature": "BLOB"}
 _ARTICLE_COLUMNS = "id, title, text, source, url, published, author"
+# Articles read per query when iterating the store (SQLite allows 32,766 parameters).
+ITER_PAGE = 500
 
 
 def digest_of(fingerprints: dict[str, str]) -> str:
@@ -79,6 +81,17 @@ def digest_of(fingerprints: dict[str, str]) -> str:
     for aid, digest in sorted(fingerprints.items()):
         h.update(f"{aid}\0{digest}\n".encode())
     return h.hexdigest()
+
+
+# What storing an article computes from its text: its segmentation and near-duplicate
+# signature (None when the text is too short to have one).
+Prepared = tuple[Segmentation, np.ndarray | None]
+
+
+def prepare(article: Article) -> Prepared:
+    """The segmentation and signature of ``article``: the costly part of storing it, pure,
+    so a bulk ingest can compute it in worker processes."""
+    return segment(article.text), dedup.signature(article.text)
 
 
 @dataclass(frozen=True)
@@ -121,63 +134,90 @@ class ArticleStore:
 
         Near-duplicate groups are updated in the same transaction (see the module docstring).
         """
-        digest = article.content_hash
-        if self._hash_of(article.id) == digest:
-            return "unchanged"  # the common case of a re-ingest: nothing to segment or hash
-        seg = segment(article.text)
-        sig = dedup.signature(article.text)
+        return self.upsert_many([article])[0]
+
+    def upsert_many(
+        self, articles: Sequence[Article], prepared: Sequence[Prepared | None] | None = None
+    ) -> list[UpsertResult]:
+        """Store several articles in one transaction (one disk sync, not one per article);
+        the outcome of each, in order. All are durable once this returns.
+
+        ``prepared`` may hold each article's ``prepare(article)``, computed elsewhere (in
+        worker processes, for a bulk ingest); missing ones are computed here. The same id
+        twice in one call: the later text wins, as with two calls.
+        """
+        digests = [a.content_hash for a in articles]
+        known = self.hashes_of([a.id for a in articles])
+        work: list[Prepared | None] = (
+            list(prepared) if prepared is not None else [None] * len(articles)
+        )
+        for k, article in enumerate(articles):
+            if known.get(article.id) != digests[k] and work[k] is None:
+                work[k] = prepare(article)  # outside the lock: segmenting is the slow part
         with self._lock:
-            previous = self._hash_of(article.id)  # again: another writer may have been first
-            if previous == digest:
-                return "unchanged"
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                if previous is not None:
-                    self._detach(article.id)
-                    self._db.execute("DELETE FROM articles WHERE id = ?", (article.id,))
-                self._db.execute(
-                    f"INSERT INTO articles ({_ARTICLE_COLUMNS}, content_hash, signature) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        article.id,
-                        article.title,
-                        article.text,
-                        article.source,
-                        article.url,
-                        article.published,
-                        article.author,
-                        digest,
-                        sig.tobytes() if sig is not None else None,
-                    ),
-                )
-                self._db.executemany(
-                    "INSERT INTO paragraphs VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (article.id, p.index, p.start, p.end, p.role, p.question)
-                        for p in seg.paragraphs
-                    ],
-                )
-                self._db.executemany(
-                    "INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (article.id, s.index, s.paragraph, s.start, s.end, s.role)
-                        for s in seg.sentences
-                    ],
-                )
-                if sig is not None:
-                    self._group(article.id, sig)
+                outcomes = [self._write(article, work[k]) for k, article in enumerate(articles)]
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+        return outcomes
+
+    def _write(self, article: Article, ready: Prepared | None) -> UpsertResult:
+        """Insert or replace one article inside the open transaction."""
+        digest = article.content_hash
+        row = self._db.execute(
+            "SELECT content_hash FROM articles WHERE id = ?", (article.id,)
+        ).fetchone()
+        previous = row[0] if row else None  # read again: another writer may have been first
+        if previous == digest:
+            return "unchanged"
+        seg, sig = ready if ready is not None else prepare(article)
+        if previous is not None:
+            self._detach(article.id)
+            self._db.execute("DELETE FROM articles WHERE id = ?", (article.id,))
+        self._db.execute(
+            f"INSERT INTO articles ({_ARTICLE_COLUMNS}, content_hash, signature) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                article.id,
+                article.title,
+                article.text,
+                article.source,
+                article.url,
+                article.published,
+                article.author,
+                digest,
+                sig.tobytes() if sig is not None else None,
+            ),
+        )
+        self._db.executemany(
+            "INSERT INTO paragraphs VALUES (?, ?, ?, ?, ?, ?)",
+            [(article.id, p.index, p.start, p.end, p.role, p.question) for p in seg.paragraphs],
+        )
+        self._db.executemany(
+            "INSERT INTO sentences VALUES (?, ?, ?, ?, ?, ?)",
+            [(article.id, s.index, s.paragraph, s.start, s.end, s.role) for s in seg.sentences],
+        )
+        if sig is not None:
+            self._group(article.id, sig)
         return "added" if previous is None else "replaced"
 
-    def _hash_of(self, article_id: str) -> str | None:
+    def hashes_of(self, ids: Sequence[str]) -> dict[str, str]:
+        """The content hash of each of ``ids`` that is stored."""
+        found: dict[str, str] = {}
         with self._lock:
-            row = self._db.execute(
-                "SELECT content_hash FROM articles WHERE id = ?", (article_id,)
-            ).fetchone()
-        return row[0] if row else None
+            for i in range(0, len(ids), ITER_PAGE):
+                chunk = list(ids[i : i + ITER_PAGE])
+                found.update(
+                    self._db.execute(
+                        "SELECT id, content_hash FROM articles "
+                        f"WHERE id IN ({','.join('?' * len(chunk))})",
+                        chunk,
+                    ).fetchall()
+                )
+        return found
 
     def _group(self, article_id: str, sig: np.ndarray) -> None:
         """Index the signature's bands and join the article to its near-duplicates."""
@@ -324,43 +364,69 @@ class ArticleStore:
         return digest_of(self.fingerprints())
 
     def iter_stored(self, ids: Iterable[str] | None = None) -> Iterator[StoredArticle]:
-        """Canonical articles with their segmentation, ordered by id (one consistent
-        snapshot); only those in ``ids`` when given."""
+        """Canonical articles with their segmentation, ordered by id; only those in ``ids``
+        when given.
+
+        The rows are read in pages of ``ITER_PAGE`` articles over a connection of their own
+        inside one read transaction: the iteration sees one consistent snapshot however
+        long its consumer takes, holds only a page in memory (a bulk build streams the
+        archive), and never blocks this store's other users.
+        """
         wanted = None if ids is None else set(ids)
-        # A few articles are read by id (an update of a large archive must not read every
-        # text); all of them in one pass over each table.
-        few = wanted is not None and len(wanted) <= 500
-        chosen = f"AND id IN ({','.join('?' * len(wanted or ()))}) " if few else ""
-        with self._lock:
-            articles = [
-                r
-                for r in self._db.execute(
-                    f"SELECT {_ARTICLE_COLUMNS}, content_hash FROM articles "
-                    f"WHERE duplicate_of IS NULL {chosen}ORDER BY id",
-                    sorted(wanted or ()) if few else [],
-                ).fetchall()
-                if wanted is None or r[0] in wanted
-            ]
-            keep = {r[0] for r in articles}
-            by_id = wanted is not None and len(keep) <= 500
-            where = f"WHERE article_id IN ({','.join('?' * len(keep))})" if by_id else ""
-            args = sorted(keep) if by_id else []
-            paragraphs: dict[str, list[Paragraph]] = {}
-            for aid, *rest in self._db.execute(
-                'SELECT article_id, idx, start, "end", role, question FROM paragraphs '
-                f"{where} ORDER BY article_id, idx",
-                args,
-            ):
-                if aid in keep:
-                    paragraphs.setdefault(aid, []).append(Paragraph(*rest))
-            sentences: dict[str, list[Sentence]] = {}
-            for aid, *rest in self._db.execute(
-                'SELECT article_id, idx, paragraph, start, "end", role FROM sentences '
-                f"{where} ORDER BY article_id, idx",
-                args,
-            ):
-                if aid in keep:
-                    sentences.setdefault(aid, []).append(Sentence(*rest))
+        if wanted is not None and not wanted:
+            return
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("BEGIN")  # WAL: every read below sees the same snapshot
+            if wanted is not None and len(wanted) <= ITER_PAGE:
+                # A few articles are read by id: an update of a large archive must not
+                # read every text.
+                yield from self._page(db, sorted(wanted))
+                return
+            after = ""
+            while True:
+                page = [
+                    r[0]
+                    for r in db.execute(
+                        "SELECT id FROM articles WHERE duplicate_of IS NULL AND id > ? "
+                        "ORDER BY id LIMIT ?",
+                        (after, ITER_PAGE),
+                    )
+                ]
+                if not page:
+                    return
+                after = page[-1]
+                chosen = page if wanted is None else [a for a in page if a in wanted]
+                yield from self._page(db, chosen)
+        finally:
+            db.close()
+
+    @staticmethod
+    def _page(db: sqlite3.Connection, ids: Sequence[str]) -> Iterator[StoredArticle]:
+        """The canonical articles among ``ids`` (sorted), each with its segmentation."""
+        if not ids:
+            return
+        marks = ",".join("?" * len(ids))
+        articles = db.execute(
+            f"SELECT {_ARTICLE_COLUMNS}, content_hash FROM articles "
+            f"WHERE duplicate_of IS NULL AND id IN ({marks}) ORDER BY id",
+            ids,
+        ).fetchall()
+        paragraphs: dict[str, list[Paragraph]] = {}
+        for aid, *rest in db.execute(
+            'SELECT article_id, idx, start, "end", role, question FROM paragraphs '
+            f"WHERE article_id IN ({marks}) ORDER BY article_id, idx",
+            ids,
+        ):
+            paragraphs.setdefault(aid, []).append(Paragraph(*rest))
+        sentences: dict[str, list[Sentence]] = {}
+        for aid, *rest in db.execute(
+            'SELECT article_id, idx, paragraph, start, "end", role FROM sentences '
+            f"WHERE article_id IN ({marks}) ORDER BY article_id, idx",
+            ids,
+        ):
+            sentences.setdefault(aid, []).append(Sentence(*rest))
         for *fields, digest in articles:
             article = Article(*fields)
             yield StoredArticle(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -22,15 +22,16 @@ from embeddings.cache import VectorCache, encode_cached
 from embeddings.encoder import Encoder
 from embeddings.errors import NoIndexError
 from embeddings.index import FORMAT_VERSION, SearchIndex
-from embeddings.merging import apply_merges
+from embeddings.merging import MAX_MERGED_SENTENCES, apply_merges
 from embeddings.segment import Segment, SegmentBuilder, passage_text
 
 __all__ = ["BuildStats", "build_index", "passage_text", "update_index"]
 
 log = logging.getLogger(__name__)
 
-# A bulk build starts a new segment after this many sentences (each has its own IVF).
-BULK_SEGMENT_SENTENCES = 1_000_000
+# A bulk build starts a new segment after this many sentences (each has its own IVF): the
+# largest segment merges make, so bulk segments are not merged again.
+BULK_SEGMENT_SENTENCES = MAX_MERGED_SENTENCES
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,14 @@ def build_index(
     version: str,
     corpus_digest: str,
     progress: bool = False,
+    sink: Callable[[Segment], Segment] | None = None,
 ) -> tuple[SearchIndex, BuildStats]:
-    """A version of new segments holding every stored article."""
+    """A version of new segments holding every stored article.
+
+    ``stored`` is consumed as a stream. With ``sink`` (``Snapshots.write_segment``), each
+    segment is handed over as soon as it is built and what it returns (the segment mapped
+    from disk) is kept, so the build holds one segment's rows in memory, not the archive's.
+    """
     started = time.perf_counter()
     segments: list[Segment] = []
     embedded = 0
@@ -103,7 +110,9 @@ def build_index(
             len(builder.passage_texts),
         )
         segment, new = _segment_of(builder, encoder, cache, progress)
-        segments.append(segment)
+        del builder
+        segments.append(sink(segment) if sink is not None else segment)
+        del segment
         embedded += new
     if not segments or not any(s.counts["sentences"] for s in segments):
         raise NoIndexError("there are no articles to index; add some with `briefing ingest PATH`")

@@ -131,7 +131,7 @@ class Snapshots:
             folder.mkdir(parents=True, exist_ok=True)
         for segment in index.segments:
             if not (self.segments / segment.name / SEGMENT_META).exists():
-                self._write_segment(segment)
+                self.write_segment(segment)
         staging = self.building / index.version
         staging.mkdir()
         entries = []
@@ -160,9 +160,16 @@ class Snapshots:
         log.info("published index version %s (%d segments)", index.version, len(entries))
         return final
 
-    def _write_segment(self, segment: Segment) -> None:
-        """Write a new segment, then keep it mapped from disk: its checksums were just
-        computed from the files written, so loading the version does not read them again."""
+    def write_segment(self, segment: Segment) -> Segment:
+        """Write a new segment; return it mapped from disk (kept for the version that will
+        name it: its checksums were just computed from the files written, so loading that
+        version does not read them again).
+
+        Call under the writer lock. Until a published version names it, ``clean`` removes
+        it: a build that dies leaves nothing behind.
+        """
+        for folder in (self.building, self.segments):
+            folder.mkdir(parents=True, exist_ok=True)
         staging = self.building / segment.name
         segment.save(staging)
         meta = {"counts": segment.counts, "files": _checksums(staging, SEGMENT_META)}
@@ -171,8 +178,10 @@ class Snapshots:
         final = self.segments / segment.name
         os.rename(staging, final)
         _fsync_dir(self.segments)
+        mapped = Segment.load(final, segment.counts)
         with self._loaded_lock:
-            self._loaded[segment.name] = Segment.load(final, segment.counts)
+            self._loaded[segment.name] = mapped
+        return mapped
 
     def load_current(self) -> SearchIndex:
         """Load and verify the live version."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -26,6 +27,16 @@ class CliError(Exception):
     def __init__(self, message: str, code: int = EXIT_BAD_INPUT) -> None:
         super().__init__(message)
         self.code = code
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,6 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--no-index", action="store_true", help="store only; rebuild later")
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="processes that segment a large ingest (default: one per core)",
+    )
 
     p = sub.add_parser(
         "delete",
@@ -265,7 +283,12 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         with tqdm(total=len(files), unit="file", disable=len(files) < 20, file=sys.stderr) as bar:
-            report = engine.ingest(files, on_file=lambda _: bar.update(), on_article=acknowledge)
+            report = engine.ingest(
+                files,
+                on_file=lambda _: bar.update(),
+                on_article=acknowledge,
+                workers=args.workers,
+            )
         for message in report.failed:
             print(f"failed    {message}", file=sys.stderr)
         for article_id, canonical in report.duplicates.items():

@@ -115,10 +115,13 @@ class Engine:
         *,
         on_file: Callable[[Path], None] | None = None,
         on_article: OnArticle | None = None,
+        workers: int = 1,
     ) -> IngestReport:
         """Read and store the articles under ``paths`` (one writer at a time).
 
-        ``on_article(outcome, id)`` is called once each article is durably stored.
+        ``on_article(outcome, id)`` is called once each article is durably stored;
+        ``workers`` > 1 segments a large ingest in worker processes
+        (``service.ops.ingest.ingest_articles`` says when that is safe).
         """
         with self.data.writer_lock():
             return ingest.ingest_files(
@@ -127,18 +130,24 @@ class Engine:
                 max_chars=self.settings.max_article_chars,
                 on_file=on_file,
                 on_article=on_article,
+                workers=workers,
             )
 
     def ingest_articles(
-        self, articles: Iterable[Article], *, on_article: OnArticle | None = None
+        self,
+        articles: Iterable[Article],
+        *,
+        on_article: OnArticle | None = None,
+        workers: int = 1,
     ) -> IngestReport:
-        """Store already-parsed articles."""
+        """Store already-parsed articles (``workers``: as ``ingest``)."""
         with self.data.writer_lock():
             return ingest.ingest_articles(
                 self.store,
                 articles,
                 max_chars=self.settings.max_article_chars,
                 on_article=on_article,
+                workers=workers,
             )
 
     def withdraw(self, article_ids: Iterable[str]) -> list[str]:
@@ -164,6 +173,7 @@ class Engine:
             version=new_version_id(),
             corpus_digest=digest or self.store.state_digest(),
             progress=progress,
+            sink=self.snapshots.write_segment,
         )
 
     def update_index(self) -> BuildStats | None:

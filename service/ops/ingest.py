@@ -1,24 +1,32 @@
 """Ingest: read article files or take parsed articles, and store them one by one.
 
 The caller holds the data directory's writer lock; each article is durable once
-``on_article`` is called for it.
+``on_article`` is called for it. Articles are committed in batches, so a bulk ingest pays one
+disk sync per batch; a large one is segmented in worker processes.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus.article import Article
 from corpus.readers import iter_files, read_path
-from corpus.store import ArticleStore
+from corpus.store import ArticleStore, Prepared, UpsertResult, prepare
 
 log = logging.getLogger(__name__)
 
 # Called with (outcome, article id) once an article is durably stored.
 OnArticle = Callable[[str, str], None]
+# Articles stored per transaction; from how many changed ones a batch is segmented in
+# worker processes (once an ingest has stored a first full batch).
+BATCH = 256
+PARALLEL_FROM = 64
 
 
 @dataclass
@@ -44,20 +52,19 @@ def ingest_files(
     max_chars: int,
     on_file: Callable[[Path], None] | None = None,
     on_article: OnArticle | None = None,
+    workers: int = 1,
 ) -> IngestReport:
     """Read and store the articles in the files under ``paths``; a bad file is reported
-    in ``failed`` and the rest still ingest."""
+    in ``failed`` and the rest still ingest. ``workers`` > 1: see ``ingest_articles``."""
     report = IngestReport()
-    for path in list(iter_files(paths)):
-        try:
-            articles = read_path(path)
-        except Exception as exc:  # a bad file is reported, the rest still ingest
-            report.failed.append(str(exc))
-            articles = []
-        for article in articles:
-            _record(store, report, article, on_article, max_chars)
-        if on_file:
-            on_file(path)
+    with _Batcher(store, report, on_article, max_chars, workers) as batcher:
+        for path in list(iter_files(paths)):
+            try:
+                articles = read_path(path)
+            except Exception as exc:  # a bad file is reported, the rest still ingest
+                report.failed.append(str(exc))
+                articles = []
+            batcher.add(articles, partial(on_file, path) if on_file else None)
     log.info(
         "ingest: %d added, %d replaced, %d unchanged, %d failed",
         len(report.added),
@@ -74,32 +81,101 @@ def ingest_articles(
     *,
     max_chars: int,
     on_article: OnArticle | None = None,
+    workers: int = 1,
 ) -> IngestReport:
-    """Store already-parsed articles."""
+    """Store already-parsed articles.
+
+    ``workers`` > 1 segments a large ingest in that many spawned worker processes: only
+    from a program whose main module is import-safe (``if __name__ == "__main__"``), as
+    the ``briefing`` command is; a server stores in-process.
+    """
     report = IngestReport()
-    for article in articles:
-        _record(store, report, article, on_article, max_chars)
+    with _Batcher(store, report, on_article, max_chars, workers) as batcher:
+        for article in articles:
+            batcher.add([article])
     return report
 
 
-def _record(
-    store: ArticleStore,
-    report: IngestReport,
-    article: Article,
-    on_article: OnArticle | None,
-    max_chars: int,
-) -> None:
-    if len(article.text) > max_chars:
-        report.failed.append(
-            f"{article.id}: the text is {len(article.text):,} characters; at most "
-            f"{max_chars:,} are accepted (BRIEFING_MAX_ARTICLE_CHARS)"
-        )
-        return
-    outcome = store.upsert(article)
-    getattr(report, outcome).append(article.id)
-    if outcome != "unchanged":
-        canonical = store.duplicate_of(article.id)
-        if canonical is not None:
-            report.duplicates[article.id] = canonical
-    if on_article:
-        on_article(outcome, article.id)
+class _Batcher:
+    """Stores articles ``BATCH`` at a time, one transaction each, so a bulk ingest pays one
+    disk sync per batch, not per article; with ``workers`` > 1, once an ingest proves
+    large, the articles are segmented and signed in that many worker processes.
+    ``on_article`` is called for each article once its batch is committed, so it still
+    means "durably stored"."""
+
+    def __init__(
+        self,
+        store: ArticleStore,
+        report: IngestReport,
+        on_article: OnArticle | None,
+        max_chars: int,
+        workers: int,
+    ) -> None:
+        self.store, self.report, self.on_article = store, report, on_article
+        self.max_chars, self.workers = max_chars, workers
+        self.pending: list[Article] = []
+        self.done: list[Callable[[], None]] = []  # called after the pending batch commits
+        self.flushed = 0
+        self.pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> _Batcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None:
+                self.flush()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(cancel_futures=True)
+
+    def add(self, articles: Iterable[Article], done: Callable[[], None] | None = None) -> None:
+        for article in articles:
+            if len(article.text) > self.max_chars:
+                self.report.failed.append(
+                    f"{article.id}: the text is {len(article.text):,} characters; at most "
+                    f"{self.max_chars:,} are accepted (BRIEFING_MAX_ARTICLE_CHARS)"
+                )
+            else:
+                self.pending.append(article)
+        if done is not None:
+            self.done.append(done)
+        if len(self.pending) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        batch, self.pending = self.pending, []
+        if batch:
+            known = self.store.hashes_of([a.id for a in batch])
+            changed = [k for k, a in enumerate(batch) if known.get(a.id) != a.content_hash]
+            prepared: list[Prepared | None] = [None] * len(batch)
+            pool = self._pool() if len(changed) >= PARALLEL_FROM else None
+            if pool is not None:
+                ready = pool.map(prepare, [batch[k] for k in changed], chunksize=16)
+                for k, item in zip(changed, ready, strict=True):
+                    prepared[k] = item
+            outcomes = self.store.upsert_many(batch, prepared)
+            for article, outcome in zip(batch, outcomes, strict=True):
+                self._record(article, outcome)
+            self.flushed += len(batch)
+        done, self.done = self.done, []
+        for callback in done:
+            callback()
+
+    def _pool(self) -> ProcessPoolExecutor | None:
+        """The worker processes, started once an ingest has stored a first full batch (a
+        small ingest is not worth starting them)."""
+        if self.pool is None and self.workers > 1 and self.flushed >= BATCH:
+            # spawn, not fork: the caller has threads (ONNX Runtime's, at least).
+            context = multiprocessing.get_context("spawn")
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=context)
+        return self.pool
+
+    def _record(self, article: Article, outcome: UpsertResult) -> None:
+        getattr(self.report, outcome).append(article.id)
+        if outcome != "unchanged":
+            canonical = self.store.duplicate_of(article.id)
+            if canonical is not None:
+                self.report.duplicates[article.id] = canonical
+        if self.on_article:
+            self.on_article(outcome, article.id)

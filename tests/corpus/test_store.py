@@ -68,3 +68,43 @@ def test_segments_point_into_the_stored_text(tmp_path: Path) -> None:
     ]
     assert [p.index for p in stored.segmentation.paragraphs] == [0, 1]
     store.close()
+
+
+def _numbered(n: int) -> Article:
+    return Article(f"n{n:03d}", f"Item {n}", f"Item {n} opened. It closed at {n} pm.", "Wire")
+
+
+def test_iteration_pages_through_one_snapshot(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("corpus.store.ITER_PAGE", 3)
+    store = ArticleStore(tmp_path / "a.sqlite3")
+    assert store.upsert_many([_numbered(n) for n in range(10)]) == ["added"] * 10
+    stream = store.iter_stored()
+    first = next(stream)
+    # Writes while the iteration is under way are not seen by it (nor blocked by it).
+    store.upsert(_numbered(99))
+    assert store.delete("n008")
+    rest = list(stream)
+    assert [s.article.id for s in [first, *rest]] == [f"n{n:03d}" for n in range(10)]
+    for item in [first, *rest]:
+        text = item.article.text
+        assert [text[s.start : s.end] for s in item.segmentation.sentences] == [
+            text.split(". ")[0] + ".",
+            text.split(". ")[1],
+        ]
+    assert [s.article.id for s in store.iter_stored(["n001", "n008", "n099"])] == [
+        "n001",
+        "n099",
+    ]
+    many = [f"n{n:03d}" for n in range(0, 100, 2)]  # more ids than a page: paged, filtered
+    assert [s.article.id for s in store.iter_stored(many)] == ["n000", "n002", "n004", "n006"]
+    store.close()
+
+
+def test_upsert_many_commits_together_and_reports_each(tmp_path: Path) -> None:
+    store = ArticleStore(tmp_path / "a.sqlite3")
+    store.upsert(ARTICLE)
+    changed = replace(ARTICLE, text="The harbour stays closed.")
+    outcomes = store.upsert_many([ARTICLE, _numbered(1), changed, _numbered(1)])
+    assert outcomes == ["unchanged", "added", "replaced", "unchanged"]
+    assert store.get("a1") == changed and store.count() == 2
+    store.close()

@@ -197,3 +197,49 @@ def test_merged_tables_keep_every_pointer_inside(
     for q in lead[lead >= 0]:
         assert segment.ROLES[int(merged.passages["role"][q])] == "question"
     assert len(set(merged.passages["article"][lead[lead >= 0]].tolist())) == 2
+
+
+def test_no_merge_makes_a_segment_larger_than_the_cap(
+    store: ArticleStore, cache: VectorCache, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(merging, "MAX_MERGED_SENTENCES", 6)  # three two-sentence articles
+    store.upsert(_article(0))
+    index, _ = build_index(store.iter_stored(), encoder, cache, version="v1", corpus_digest="d")
+    for n in range(1, 3 * merging.MERGE_FACTOR):
+        index = _add(index, store, encoder, cache, _article(n))
+        assert max(s.counts["sentences"] for s in index.segments) <= 6
+    assert len(index.segments) < 3 * merging.MERGE_FACTOR // 2  # merges still happened
+    assert len(list(index.live_articles())) == 3 * merging.MERGE_FACTOR
+
+
+def test_a_bulk_build_hands_each_segment_over_as_it_is_built(
+    tmp_path: Path,
+    store: ArticleStore,
+    cache: VectorCache,
+    encoder: Encoder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import embeddings.build as build
+
+    monkeypatch.setattr(build, "BULK_SEGMENT_SENTENCES", 4)
+    for n in range(5):
+        store.upsert(_article(n))
+    snaps = Snapshots(tmp_path / "index")
+    handed: list[str] = []
+
+    def sink(seg: segment.Segment) -> segment.Segment:
+        # Segments already handed over are on disk before the next one is built.
+        assert all((snaps.segments / name / "segment.json").exists() for name in handed)
+        handed.append(seg.name)
+        return snaps.write_segment(seg)
+
+    index, stats = build_index(
+        store.iter_stored(), encoder, cache, version="v1", corpus_digest="d", sink=sink
+    )
+    assert [s.name for s in index.segments] == handed and len(handed) == 3
+    assert all(mapped(s.sentences["article"]) for s in index.segments)  # mapped from disk
+    assert stats.sentences == 10
+    snaps.publish(index)
+    loaded = Snapshots(tmp_path / "index").load_current()
+    assert [s.name for s in loaded.segments] == handed
+    assert {a.id for a in loaded.live_articles()} == {f"a{n}" for n in range(5)}
