@@ -12,9 +12,10 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 CHROMIUM := /usr/bin/chromium
+REDIS := /usr/bin/redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser serve test lint typecheck clean
+.PHONY: install browser redis serve test lint typecheck clean
 
 install: $(STAMP)
 
@@ -33,10 +34,17 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
+# Tests of replicas sharing conversations start Debian's redis-server on loopback.
+redis: $(REDIS)
+
+$(REDIS):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server
+
 serve: install
 	$(BIN)/briefing serve --host $(HOST) --port $(PORT)
 
-test: install browser
+test: install browser redis
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     max_conversations: int = 10_000
     conversation_ttl_s: float = 3600.0
     max_turns: int = 20
+    # Redis (redis://host:port/db, rediss://…, unix:///path) where API replicas share
+    # conversations and rate-limit counters; unset, both stay in this process's memory.
+    redis_url: str | None = None
     # Origins (scheme://host[:port]) whose pages may call the API from a browser, comma
     # separated; empty means only the service's own origin (the demo page at /).
     cors_origins: str = ""
@@ -74,6 +77,17 @@ class Settings(BaseSettings):
         if value is not None and len(value) < 16:
             raise ValueError("admin_token must be at least 16 characters")
         return value or None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_is_a_url(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            if not value.strip().startswith(("redis://", "rediss://", "unix://")):
+                raise ValueError(
+                    f"redis_url: {value!r} is not a Redis URL like redis://127.0.0.1:6379/0"
+                )
+            return value.strip()
+        return None
 
     @field_validator("rate_limit")
     @classmethod

@@ -16,7 +16,12 @@ import numpy as np
 from corpus.article import Article
 from service.answering.answer import PLAIN, RERANKED, Answer, compose
 from service.answering.briefing import BriefingRequest, briefing_request, narrow
-from service.answering.conversation import ConversationNotFoundError, ConversationStore, Turn
+from service.answering.conversation import (
+    ConversationNotFoundError,
+    ConversationStore,
+    ConversationsUnavailableError,
+    Turn,
+)
 from service.answering.followup import PriorTurn, Resolution, resolve
 from service.answering.live import ArticleLookup, Live
 from service.answering.retrieve import Filters, PairScorer, RerankPolicy, rerank
@@ -99,9 +104,11 @@ def converse(
     the earlier turns before it is asked. Raises ``ConversationNotFoundError`` for an
     unknown or expired id.
     """
-    if conversation_id is None:
+    if conversation_id is None:  # a new one has no turns to read (nor a store to reach)
         conversation_id = conversations.start().id
-    turns = conversations.history(conversation_id)
+        turns: list[Turn] = []
+    else:
+        turns = conversations.history(conversation_id)
     if brief is not None:
         request = briefing_request(question)
         narrowed = False
@@ -154,8 +161,9 @@ def describe(request: BriefingRequest) -> str:
 
 
 def _keep(conversations: ConversationStore, conversation_id: str, turn: Turn) -> None:
-    # A conversation that expired while answering loses the turn; the answer stands.
-    with contextlib.suppress(ConversationNotFoundError):
+    # A conversation that expired while answering (or whose shared store cannot be
+    # reached) loses the turn; the answer stands.
+    with contextlib.suppress(ConversationNotFoundError, ConversationsUnavailableError):
         conversations.add_turn(conversation_id, turn)
 
 

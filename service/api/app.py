@@ -14,10 +14,12 @@ from service.api.bodylimit import BodyLimitMiddleware
 from service.api.errors import install_error_handlers
 from service.api.metrics import Metrics
 from service.api.middleware import RequestContextMiddleware, SecurityHeadersMiddleware
-from service.api.ratelimit import RateLimitMiddleware, TokenBuckets
+from service.api.ratelimit import Buckets, RateLimitMiddleware, TokenBuckets
 from service.api.routes import admin, articles, ask, brief, conversations, ops, pages
+from service.ops import shared
 from service.ops.engine import Engine
 from service.ops.jobs import JobQueue
+from service.ops.shared import RedisTokenBuckets
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,9 +70,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     rate = settings.rate()
     if rate is not None:
-        app.add_middleware(
-            RateLimitMiddleware, buckets=TokenBuckets(*rate), trusted=settings.proxy_networks()
+        buckets: Buckets = (
+            RedisTokenBuckets(shared.client(settings.redis_url), *rate)
+            if settings.redis_url
+            else TokenBuckets(*rate)
         )
+        app.add_middleware(RateLimitMiddleware, buckets=buckets, trusted=settings.proxy_networks())
     # Browsers may call the API only from these origins; same-origin calls need no header.
     app.add_middleware(
         CORSMiddleware,

@@ -59,6 +59,17 @@ def no_conversation(conversation_id: str) -> ApiError:
     )
 
 
+def conversations_unavailable() -> ApiError:
+    """The 503 for a conversation that cannot be read because Redis is unreachable."""
+    return ApiError(
+        503,
+        "conversations_unavailable",
+        "conversations cannot be read right now (the shared store is unreachable); retry "
+        "shortly, or omit conversation_id to ask a new question",
+        headers={"Retry-After": "1"},
+    )
+
+
 def no_article(article_id: str) -> ApiError:
     """The 404 for an article id the store does not hold."""
     return ApiError(404, "article_not_found", f"no article with id {article_id!r}")

@@ -6,6 +6,7 @@ Request counts and latencies are observed by ``RequestContextMiddleware``; answe
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from service.answering.conversation import ConversationsUnavailableError
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -91,7 +94,9 @@ class _StateCollector(Collector):
         failed.add_metric([], float(jobs.failures))
         yield failed
         conversations = GaugeMetricFamily(
-            "briefing_conversations_live", "Conversations kept in memory"
+            "briefing_conversations_live", "Conversations kept (in memory or in Redis)"
         )
-        conversations.add_metric([], float(len(engine.conversations)))
+        # Redis unreachable: no figure rather than a wrong one.
+        with contextlib.suppress(ConversationsUnavailableError):
+            conversations.add_metric([], float(len(engine.conversations)))
         yield conversations

@@ -18,6 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -25,6 +26,13 @@ from service.api.errors import error_response
 
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Buckets(Protocol):
+    """Token buckets by key: in memory (``TokenBuckets``) or shared by replicas
+    (``service.ops.shared.RedisTokenBuckets``)."""
+
+    def take(self, key: str, now: float | None = None) -> float: ...
 
 
 class TokenBuckets:
@@ -90,7 +98,7 @@ def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
 class RateLimitMiddleware:
     """Answers 429 ``rate_limited`` once a client's bucket is empty."""
 
-    def __init__(self, app: ASGIApp, buckets: TokenBuckets, trusted: Sequence[Network]) -> None:
+    def __init__(self, app: ASGIApp, buckets: Buckets, trusted: Sequence[Network]) -> None:
         self.app = app
         self.buckets = buckets
         self.trusted = list(trusted)

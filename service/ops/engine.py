@@ -33,12 +33,13 @@ from service.answering.asking import (
     converse,
 )
 from service.answering.briefing import Briefing, BriefingRequest, brief
-from service.answering.conversation import ConversationStore
+from service.answering.conversation import ConversationStore, MemoryConversationStore
 from service.answering.live import Live
 from service.answering.retrieve import Filters, RerankPolicy, Retriever, Weights
-from service.ops import ingest
+from service.ops import ingest, shared
 from service.ops.datadir import DataDir
 from service.ops.ingest import IngestReport, OnArticle
+from service.ops.shared import RedisConversationStore
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,17 @@ class Engine:
         self.data = DataDir(settings.data_dir)
         self.store = ArticleStore(self.data.store_path)
         self.snapshots = Snapshots(self.data.index_root)
-        self.conversations = ConversationStore(
-            settings.max_conversations, settings.conversation_ttl_s, settings.max_turns
+        self.conversations: ConversationStore = (
+            RedisConversationStore(
+                shared.client(settings.redis_url),
+                settings.max_conversations,
+                settings.conversation_ttl_s,
+                settings.max_turns,
+            )
+            if settings.redis_url
+            else MemoryConversationStore(
+                settings.max_conversations, settings.conversation_ttl_s, settings.max_turns
+            )
         )
         self.state: State = "starting"
         self.error: str | None = None

@@ -7,7 +7,11 @@ import time
 import pytest
 
 from service.answering.answer import ABSTAIN_TEXT, Answer
-from service.answering.conversation import ConversationNotFoundError, ConversationStore, Turn
+from service.answering.conversation import (
+    ConversationNotFoundError,
+    MemoryConversationStore,
+    Turn,
+)
 
 
 def _turn(n: int) -> Turn:
@@ -15,14 +19,14 @@ def _turn(n: int) -> Turn:
 
 
 def test_ids_are_unguessable_and_unique() -> None:
-    store = ConversationStore(max_conversations=100, ttl_s=60, max_turns=5)
+    store = MemoryConversationStore(max_conversations=100, ttl_s=60, max_turns=5)
     ids = {store.start().id for _ in range(50)}
     assert len(ids) == 50
     assert all(len(i) >= 22 for i in ids)  # 16 random bytes, URL-safe base64
 
 
 def test_oldest_conversation_is_evicted() -> None:
-    store = ConversationStore(max_conversations=3, ttl_s=60, max_turns=5)
+    store = MemoryConversationStore(max_conversations=3, ttl_s=60, max_turns=5)
     first, second = store.start(), store.start()
     store.start()
     store.get(first.id)  # touching keeps it
@@ -34,7 +38,7 @@ def test_oldest_conversation_is_evicted() -> None:
 
 
 def test_turns_are_capped() -> None:
-    store = ConversationStore(max_conversations=3, ttl_s=60, max_turns=2)
+    store = MemoryConversationStore(max_conversations=3, ttl_s=60, max_turns=2)
     conv = store.start()
     for n in range(5):
         store.add_turn(conv.id, _turn(n))
@@ -42,7 +46,7 @@ def test_turns_are_capped() -> None:
 
 
 def test_idle_conversations_expire_and_can_be_ended() -> None:
-    store = ConversationStore(max_conversations=3, ttl_s=0.05, max_turns=2)
+    store = MemoryConversationStore(max_conversations=3, ttl_s=0.05, max_turns=2)
     conv = store.start()
     time.sleep(0.1)
     with pytest.raises(ConversationNotFoundError):
@@ -54,7 +58,7 @@ def test_idle_conversations_expire_and_can_be_ended() -> None:
 
 
 def test_memory_stays_flat_under_many_conversations() -> None:
-    store = ConversationStore(max_conversations=50, ttl_s=60, max_turns=3)
+    store = MemoryConversationStore(max_conversations=50, ttl_s=60, max_turns=3)
     for _ in range(5_000):
         conv = store.start()
         for n in range(10):

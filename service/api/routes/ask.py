@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.answering.conversation import ConversationNotFoundError
+from service.answering.conversation import (
+    ConversationNotFoundError,
+    ConversationsUnavailableError,
+)
 from service.answering.retrieve import Filters
 from service.api.deps import MetricsDep, ReadyEngineDep
-from service.api.errors import ERRORS, no_conversation
+from service.api.errors import ERRORS, conversations_unavailable, no_conversation
 from service.api.responses import to_response
 from service.api.schemas import AskFilters, AskRequest, AskResponse
 
@@ -26,6 +29,8 @@ def ask(body: AskRequest, engine: ReadyEngineDep, metrics: MetricsDep) -> AskRes
         )
     except ConversationNotFoundError:
         raise no_conversation(body.conversation_id or "") from None
+    except ConversationsUnavailableError:
+        raise conversations_unavailable() from None
     metrics.asks.labels("answered" if exchange.result.answer.answered else "abstained").inc()
     return to_response(
         exchange.result,

@@ -5,9 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from service.answering.asking import AskResult
-from service.answering.conversation import ConversationNotFoundError
+from service.answering.conversation import (
+    ConversationNotFoundError,
+    ConversationsUnavailableError,
+)
 from service.api.deps import EngineDep
-from service.api.errors import ERRORS, no_conversation
+from service.api.errors import ERRORS, conversations_unavailable, no_conversation
 from service.api.responses import to_response, utc
 from service.api.schemas import ConversationOut, TurnOut
 
@@ -22,6 +25,8 @@ def get_conversation(conversation_id: str, engine: EngineDep) -> ConversationOut
         turns = engine.conversations.history(conversation_id)
     except ConversationNotFoundError:
         raise no_conversation(conversation_id) from None
+    except ConversationsUnavailableError:
+        raise conversations_unavailable() from None
     return ConversationOut(
         conversation_id=conv.id,
         started_at=utc(conv.started_at),
@@ -47,4 +52,6 @@ def end_conversation(conversation_id: str, engine: EngineDep) -> Response:
         engine.conversations.end(conversation_id)
     except ConversationNotFoundError:
         raise no_conversation(conversation_id) from None
+    except ConversationsUnavailableError:
+        raise conversations_unavailable() from None
     return Response(status_code=204)
