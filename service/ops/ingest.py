@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -99,9 +100,9 @@ def ingest_articles(
 class _Batcher:
     """Stores articles ``BATCH`` at a time, one transaction each, so a bulk ingest pays one
     disk sync per batch, not per article; with ``workers`` > 1, once an ingest proves
-    large, the articles are segmented and signed in that many worker processes.
-    ``on_article`` is called for each article once its batch is committed, so it still
-    means "durably stored"."""
+    large, the articles are segmented and signed in that many worker processes while the
+    batch before is written. ``on_article`` is called for each article once its batch is
+    committed, so it still means "durably stored"."""
 
     def __init__(
         self,
@@ -115,6 +116,11 @@ class _Batcher:
         self.max_chars, self.workers = max_chars, workers
         self.pending: list[Article] = []
         self.done: list[Callable[[], None]] = []  # called after the pending batch commits
+        # Batches being prepared: (articles, positions of the changed ones, their
+        # preparations as they arrive from the workers, callbacks).
+        self.inflight: deque[
+            tuple[list[Article], list[int], Iterator[Prepared] | None, list[Callable[[], None]]]
+        ] = deque()
         self.flushed = 0
         self.pool: ProcessPoolExecutor | None = None
 
@@ -125,6 +131,8 @@ class _Batcher:
         try:
             if exc[0] is None:
                 self.flush()
+                while self.inflight:
+                    self._write()
         finally:
             if self.pool is not None:
                 self.pool.shutdown(cancel_futures=True)
@@ -144,21 +152,31 @@ class _Batcher:
             self.flush()
 
     def flush(self) -> None:
+        """Start preparing the pending batch; write the one before it, if any."""
         batch, self.pending = self.pending, []
+        done, self.done = self.done, []
+        known = self.store.hashes_of([a.id for a in batch]) if batch else {}
+        changed = [k for k, a in enumerate(batch) if known.get(a.id) != a.content_hash]
+        pool = self._pool() if len(changed) >= PARALLEL_FROM else None
+        ready = None
+        if pool is not None:
+            ready = pool.map(prepare, [batch[k] for k in changed], chunksize=16)
+        self.inflight.append((batch, changed, ready, done))
+        self.flushed += len(batch)
+        while len(self.inflight) > (1 if pool is not None else 0):
+            self._write()
+
+    def _write(self) -> None:
+        """Commit the oldest batch in flight and report it."""
+        batch, changed, ready, done = self.inflight.popleft()
         if batch:
-            known = self.store.hashes_of([a.id for a in batch])
-            changed = [k for k, a in enumerate(batch) if known.get(a.id) != a.content_hash]
             prepared: list[Prepared | None] = [None] * len(batch)
-            pool = self._pool() if len(changed) >= PARALLEL_FROM else None
-            if pool is not None:
-                ready = pool.map(prepare, [batch[k] for k in changed], chunksize=16)
+            if ready is not None:
                 for k, item in zip(changed, ready, strict=True):
                     prepared[k] = item
             outcomes = self.store.upsert_many(batch, prepared)
             for article, outcome in zip(batch, outcomes, strict=True):
                 self._record(article, outcome)
-            self.flushed += len(batch)
-        done, self.done = self.done, []
         for callback in done:
             callback()
 
