@@ -14,6 +14,7 @@ article is withdrawn or rewritten, the newest remaining duplicate takes its plac
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -26,6 +27,8 @@ import numpy as np
 from corpus import dedup
 from corpus.article import Article, Paragraph, Segmentation, Sentence
 from corpus.segmenter import segment
+
+log = logging.getLogger(__name__)
 
 UpsertResult = Literal["added", "replaced", "unchanged"]
 
@@ -123,6 +126,41 @@ class ArticleStore:
         self._db.execute(
             "CREATE INDEX IF NOT EXISTS articles_duplicate_of ON articles(duplicate_of)"
         )
+        self._migrate_bands()
+
+    def _migrate_bands(self) -> None:
+        """Recompute the stored band keys if they were cut with another layout
+        (``dedup.BAND_LAYOUT``, kept as the database's user_version) — from the stored
+        signatures, in one transaction; groups already formed stay as they are."""
+        if self._db.execute("PRAGMA user_version").fetchone()[0] >= dedup.BAND_LAYOUT:
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if self._db.execute("PRAGMA user_version").fetchone()[0] < dedup.BAND_LAYOUT:
+                    rows = self._db.execute(
+                        "SELECT id, signature FROM articles WHERE signature IS NOT NULL"
+                    ).fetchall()
+                    if rows:
+                        log.info(
+                            "recomputing the near-duplicate band keys of %d articles", len(rows)
+                        )
+                    self._db.execute("DELETE FROM bands")
+                    self._db.executemany(
+                        "INSERT INTO bands VALUES (?, ?, ?)",
+                        (
+                            (band, key, aid)
+                            for aid, blob in rows
+                            for band, key in enumerate(
+                                dedup.band_keys(np.frombuffer(blob, dtype=np.uint32))
+                            )
+                        ),
+                    )
+                    self._db.execute(f"PRAGMA user_version = {dedup.BAND_LAYOUT}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def close(self) -> None:
         """Close the database connection."""

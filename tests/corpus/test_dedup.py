@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import replace
 from pathlib import Path
 
@@ -99,4 +100,23 @@ def test_distinct_paragraphs_are_never_grouped(tmp_path: Path) -> None:
             store.upsert(Article(f"p{n}-{i}", entry["title"], p["context"], "SQuAD"))
             n += 1
     assert len(store.fingerprints()) == store.count() == n
+    store.close()
+
+
+def test_band_keys_of_an_older_layout_are_recomputed_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite3"
+    store = ArticleStore(path)
+    store.upsert(_article("wire-1", WIRE, "2024-05-01"))
+    store.close()
+    db = sqlite3.connect(path)  # as a store written with the old layout left it
+    db.execute("DELETE FROM bands")
+    db.execute("INSERT INTO bands VALUES (0, 12345, 'wire-1')")
+    db.execute("PRAGMA user_version = 0")
+    db.commit()
+    db.close()
+    store = ArticleStore(path)
+    (bands,) = store._db.execute("SELECT COUNT(*) FROM bands").fetchone()
+    assert bands == dedup.BANDS
+    assert store.upsert(_article("wire-2", REWRITE, "2024-05-02")) == "added"
+    assert store.duplicate_of("wire-1") == "wire-2"  # found through the recomputed keys
     store.close()
