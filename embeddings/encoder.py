@@ -105,6 +105,7 @@ class Encoder:
         model_path: Path | None = None,
         backend: Backend = "onnx-int8",
         cache_dir: Path | None = None,
+        threads: int = 0,
     ) -> Encoder:
         """Load the bundled model (checksum verified) or the safetensors model at ``model_path``.
 
@@ -112,7 +113,8 @@ class Encoder:
         once into ``cache_dir``, see ``embeddings.onnx_model``); "onnx" the same export in
         fp32; "torch" plain sentence-transformers. fp32 ONNX and torch give the same vectors
         and share a model id; int8 vectors differ slightly, so they have their own.
-        Nothing is downloaded: the hub is switched off before anything loads.
+        Nothing is downloaded: the hub is switched off before anything loads. ``threads``:
+        the cores the ONNX backend uses (0: up to two, as this machine has).
         """
         if backend not in BACKENDS:
             raise ModelError(f"unknown encoder backend {backend!r}; use one of {BACKENDS}")
@@ -140,7 +142,7 @@ class Encoder:
 
             int8 = backend == "onnx-int8"
             folder = exported_model(path, digest, cache_dir or default_cache_dir(), int8=int8)
-            model, batch = OnnxBackend(folder), BATCH
+            model, batch = OnnxBackend(folder, threads), BATCH
             if int8:
                 model_id += "+" + INT8_TAG
         log.info("loaded model %s (%s) in %.1fs", name, backend, time.perf_counter() - started)

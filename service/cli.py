@@ -76,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="processes that segment a large ingest (default: one per core)",
     )
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="segment and embed on the Ray cluster at ADDRESS (host:port), or 'local' to "
+        "start one in this process",
+    )
 
     p = sub.add_parser(
         "delete",
@@ -111,6 +117,12 @@ def _parser() -> argparse.ArgumentParser:
         help="build a new index version from all stored articles",
         description="Build a fresh index version beside the live one and make it live "
         "atomically. Cached vectors are reused, so unchanged text is not embedded again.",
+    )
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="segment and embed on the Ray cluster at ADDRESS (host:port), or 'local' to "
+        "start one in this process",
     )
 
     p = sub.add_parser(
@@ -254,6 +266,33 @@ def _engine(settings: Settings) -> Any:
     return Engine(settings)
 
 
+def _cluster(settings: Settings, address: str | None) -> tuple[Any, Any]:
+    """An engine whose embedding runs on the Ray cluster at ``address``, and the executor
+    that segments on it; a plain engine and None without an address."""
+    if not address:
+        return _engine(settings), None
+    from embeddings.encoder import Encoder
+    from service.ops import cluster
+    from service.ops.engine import Engine
+
+    try:
+        cluster.connect(address)
+        spec = cluster.EncoderSpec(settings.model_path, settings.encoder, settings.model_cache_dir)
+        local = Encoder.load(spec.model_path, spec.backend, spec.cache_dir)
+        encoder = cluster.cluster_encoder(local, spec)
+    except cluster.ClusterError as exc:
+        cluster.disconnect()
+        raise CliError(str(exc), code=1) from None
+    return Engine(settings, encoder=encoder), cluster.RayExecutor()
+
+
+def _leave_cluster(address: str | None) -> None:
+    if address:
+        from service.ops import cluster
+
+        cluster.disconnect()
+
+
 def _serving_engine(settings: Settings) -> Any:
     """An engine with a live index (the default corpus is ingested into an empty store)."""
     engine = _engine(settings)
@@ -275,7 +314,7 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError(
             "no article files found; supported types: " + ", ".join(sorted(SUPPORTED_SUFFIXES))
         )
-    engine = _engine(settings)
+    engine, executor = _cluster(settings, args.ray)
 
     def acknowledge(outcome: str, article_id: str) -> None:
         # Printed only once the article is durably stored: a line here survives a crash.
@@ -288,6 +327,7 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
                 on_file=lambda _: bar.update(),
                 on_article=acknowledge,
                 workers=args.workers,
+                executor=executor,
             )
         for message in report.failed:
             print(f"failed    {message}", file=sys.stderr)
@@ -306,6 +346,7 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
             print("index not updated (--no-index); run `briefing rebuild` to make them answerable")
     finally:
         engine.close()
+        _leave_cluster(args.ray)
     if report.failed:
         print(
             "briefing: some files were not ingested (see above); fix them and run again",
@@ -388,7 +429,7 @@ def _watch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
-    engine = _engine(settings)
+    engine, _ = _cluster(settings, args.ray)
     try:
         if engine.store.count() == 0:
             raise CliError(
@@ -404,6 +445,7 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
         )
     finally:
         engine.close()
+        _leave_cluster(args.ray)
     return 0
 
 

@@ -38,7 +38,7 @@ from service.answering.live import Live
 from service.answering.retrieve import Filters, RerankPolicy, Retriever, Weights
 from service.ops import ingest, shared
 from service.ops.datadir import DataDir
-from service.ops.ingest import IngestReport, OnArticle
+from service.ops.ingest import Executor, IngestReport, OnArticle
 from service.ops.shared import RedisConversationStore
 from service.settings import Settings
 
@@ -126,12 +126,14 @@ class Engine:
         on_file: Callable[[Path], None] | None = None,
         on_article: OnArticle | None = None,
         workers: int = 1,
+        executor: Executor | None = None,
     ) -> IngestReport:
         """Read and store the articles under ``paths`` (one writer at a time).
 
         ``on_article(outcome, id)`` is called once each article is durably stored;
         ``workers`` > 1 segments a large ingest in worker processes
-        (``service.ops.ingest.ingest_articles`` says when that is safe).
+        (``service.ops.ingest.ingest_articles`` says when that is safe), ``executor`` on
+        a Ray cluster (``service.ops.cluster``).
         """
         with self.data.writer_lock():
             return ingest.ingest_files(
@@ -141,6 +143,7 @@ class Engine:
                 on_file=on_file,
                 on_article=on_article,
                 workers=workers,
+                executor=executor,
             )
 
     def ingest_articles(
@@ -149,8 +152,9 @@ class Engine:
         *,
         on_article: OnArticle | None = None,
         workers: int = 1,
+        executor: Executor | None = None,
     ) -> IngestReport:
-        """Store already-parsed articles (``workers``: as ``ingest``)."""
+        """Store already-parsed articles (``workers``, ``executor``: as ``ingest``)."""
         with self.data.writer_lock():
             return ingest.ingest_articles(
                 self.store,
@@ -158,6 +162,7 @@ class Engine:
                 max_chars=self.settings.max_article_chars,
                 on_article=on_article,
                 workers=workers,
+                executor=executor,
             )
 
     def withdraw(self, article_ids: Iterable[str]) -> list[str]:

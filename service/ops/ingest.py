@@ -15,6 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Protocol
 
 from corpus.article import Article
 from corpus.readers import iter_files, read_path
@@ -24,6 +25,18 @@ log = logging.getLogger(__name__)
 
 # Called with (outcome, article id) once an article is durably stored.
 OnArticle = Callable[[str, str], None]
+
+
+class Executor(Protocol):
+    """Runs ``prepare`` elsewhere: a process pool here, or Ray tasks (``service.ops.cluster``)."""
+
+    def map(
+        self, fn: Callable[[Article], Prepared], items: Iterable[Article], chunksize: int = 1
+    ) -> Iterator[Prepared]: ...
+
+    def shutdown(self, cancel_futures: bool = False) -> None: ...
+
+
 # Articles stored per transaction; from how many changed ones a batch is segmented in
 # worker processes (once an ingest has stored a first full batch).
 BATCH = 256
@@ -54,11 +67,13 @@ def ingest_files(
     on_file: Callable[[Path], None] | None = None,
     on_article: OnArticle | None = None,
     workers: int = 1,
+    executor: Executor | None = None,
 ) -> IngestReport:
     """Read and store the articles in the files under ``paths``; a bad file is reported
-    in ``failed`` and the rest still ingest. ``workers`` > 1: see ``ingest_articles``."""
+    in ``failed`` and the rest still ingest. ``workers``, ``executor``: see
+    ``ingest_articles``."""
     report = IngestReport()
-    with _Batcher(store, report, on_article, max_chars, workers) as batcher:
+    with _Batcher(store, report, on_article, max_chars, workers, executor) as batcher:
         for path in list(iter_files(paths)):
             try:
                 articles = read_path(path)
@@ -83,15 +98,17 @@ def ingest_articles(
     max_chars: int,
     on_article: OnArticle | None = None,
     workers: int = 1,
+    executor: Executor | None = None,
 ) -> IngestReport:
     """Store already-parsed articles.
 
     ``workers`` > 1 segments a large ingest in that many spawned worker processes: only
     from a program whose main module is import-safe (``if __name__ == "__main__"``), as
-    the ``briefing`` command is; a server stores in-process.
+    the ``briefing`` command is; a server stores in-process. ``executor`` (a Ray cluster's)
+    segments every batch of ``PARALLEL_FROM`` changed articles or more instead.
     """
     report = IngestReport()
-    with _Batcher(store, report, on_article, max_chars, workers) as batcher:
+    with _Batcher(store, report, on_article, max_chars, workers, executor) as batcher:
         for article in articles:
             batcher.add([article])
     return report
@@ -111,9 +128,10 @@ class _Batcher:
         on_article: OnArticle | None,
         max_chars: int,
         workers: int,
+        executor: Executor | None = None,
     ) -> None:
         self.store, self.report, self.on_article = store, report, on_article
-        self.max_chars, self.workers = max_chars, workers
+        self.max_chars, self.workers, self.executor = max_chars, workers, executor
         self.pending: list[Article] = []
         self.done: list[Callable[[], None]] = []  # called after the pending batch commits
         # Batches being prepared: (articles, positions of the changed ones, their
@@ -122,7 +140,7 @@ class _Batcher:
             tuple[list[Article], list[int], Iterator[Prepared] | None, list[Callable[[], None]]]
         ] = deque()
         self.flushed = 0
-        self.pool: ProcessPoolExecutor | None = None
+        self.pool: Executor | ProcessPoolExecutor | None = None
 
     def __enter__(self) -> _Batcher:
         return self
@@ -180,9 +198,11 @@ class _Batcher:
         for callback in done:
             callback()
 
-    def _pool(self) -> ProcessPoolExecutor | None:
-        """The worker processes, started once an ingest has stored a first full batch (a
-        small ingest is not worth starting them)."""
+    def _pool(self) -> Executor | ProcessPoolExecutor | None:
+        """The given executor, or worker processes, started once an ingest has stored a
+        first full batch (a small ingest is not worth starting them)."""
+        if self.executor is not None:
+            return self.executor
         if self.pool is None and self.workers > 1 and self.flushed >= BATCH:
             # spawn, not fork: the caller has threads (ONNX Runtime's, at least).
             context = multiprocessing.get_context("spawn")
