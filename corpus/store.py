@@ -186,6 +186,8 @@ class ArticleStore:
         """
         digests = [a.content_hash for a in articles]
         known = self.hashes_of([a.id for a in articles])
+        if all(known.get(a.id) == d for a, d in zip(articles, digests, strict=True)):
+            return ["unchanged"] * len(articles)  # a re-ingest: nothing to segment or write
         work: list[Prepared | None] = (
             list(prepared) if prepared is not None else [None] * len(articles)
         )

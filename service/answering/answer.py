@@ -14,12 +14,15 @@ from typing import Literal
 
 from corpus.article import Article
 from embeddings.index import ArticleRef, SearchIndex
+from service.answering.cues import points_back
 from service.answering.retrieve import Candidate
 
 ABSTAIN_TEXT = "The archive does not hold an answer to this question."
 # A quote shorter than this is extended by the next sentence of its paragraph ("No." alone
 # answers nothing a reader can check).
 MIN_QUOTE_CHARS = 40
+# A quote that takes in the sentence before it (see ``quote_span``) stays within this length.
+MAX_QUOTE_CHARS = 350
 
 
 @dataclass(frozen=True)
@@ -170,11 +173,18 @@ def _abstain(confidence: float) -> Answer:
 
 
 def quote_span(index: SearchIndex, sentence: int) -> tuple[int, int]:
-    """Offsets of the quote built on ``sentence``: itself, or with its next sentence if short."""
+    """Offsets of the quote built on ``sentence``: itself, with its next sentence if short,
+    and with the sentence before it if it opens by pointing back to it ("They will reopen
+    the bridge…" after the sentence naming the council), as long as the two fit in
+    ``MAX_QUOTE_CHARS``. Always one verbatim slice of the article."""
     s = index.sentences[sentence]
-    end = s.end
+    start, end = s.start, s.end
     if len(s.text) < MIN_QUOTE_CHARS and sentence + 1 < len(index.sentences):
         nxt = index.sentences[sentence + 1]
         if nxt.passage == s.passage:
             end = nxt.end
-    return s.start, end
+    if sentence > 0 and points_back(s.text):
+        prev = index.sentences[sentence - 1]
+        if prev.passage == s.passage and end - prev.start <= MAX_QUOTE_CHARS:
+            start = prev.start
+    return start, end

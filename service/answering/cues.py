@@ -1,7 +1,9 @@
-"""Question-type cues: a "how many" question wants a number, a "when" question a date.
+"""Cues read from the words alone, without a tagger.
 
-A sentence that holds what the question asks for earns a bonus in the fused score. Only
-types that can be recognised reliably without a tagger are used.
+Question types: a "how many" question wants a number, a "when" question a date; a sentence
+that holds what the question asks for earns a bonus in the fused score. Back-references: a
+sentence that opens by pointing back ("They will reopen…", "The company said…") needs the
+sentence before it to be understood on its own.
 """
 
 from __future__ import annotations
@@ -49,3 +51,21 @@ def answer_type(question: str) -> AnswerType | None:
 def holds(kind: AnswerType, sentence: str) -> bool:
     """Whether ``sentence`` contains an expression of the wanted kind."""
     return bool((_DATE if kind == "date" else _NUMBER).search(sentence))
+
+
+# A sentence opening (after an optional connective) with a personal or demonstrative
+# pronoun or a definite description that names no one ("the group", "the company").
+_POINTS_BACK = re.compile(
+    r"^[\"“‘']?(?:(?:but|and|yet|so|still|however|instead|meanwhile|now|then|later|"
+    r"there|here),?\s+)?"
+    r"(?:he|she|it|they|him|her|them|his|its|their|theirs|this|that|these|those|such|"
+    r"both|the\s+(?:group|company|firm|council|move|decision|deal|agreement|plan|"
+    r"organi[sz]ation|ministry|agency|official|officials|spokes(?:man|woman|person)|"
+    r"man|woman|two|pair|latter|former))\b(?!\s*[:\-–—])",
+    re.I,
+)
+
+
+def points_back(sentence: str) -> bool:
+    """Whether ``sentence`` opens by referring to something named before it."""
+    return bool(_POINTS_BACK.match(sentence.lstrip()))

@@ -13,6 +13,8 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from service.answering.cues import points_back
+
 _PUNCT = set(string.punctuation) | {"“", "”", "‘", "’", "–", "—", "…"}
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
@@ -90,7 +92,8 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, float | int | None]:
     def share(flags: list[bool]) -> float | None:
         return round(sum(flags) / len(flags), 4) if flags else None
 
-    answered_first = [len(o.quotes[0].text) for o in outcomes if not o.abstained and o.quotes]
+    firsts = [o.quotes[0].text for o in outcomes if not o.abstained and o.quotes]
+    answered_first = [len(text) for text in firsts]
     result: dict[str, float | int | None] = {
         "questions": len(outcomes),
         "answerable": n,
@@ -101,6 +104,8 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, float | int | None]:
         "mean_first_quote_chars": round(statistics.fmean(answered_first), 1)
         if answered_first
         else None,
+        # First quotes that open by pointing back to a sentence the reader does not see.
+        "first_quote_points_back": share([points_back(text) for text in firsts]),
     }
     if unanswerable:
         abstained = [o for o in outcomes if o.abstained]

@@ -1,0 +1,71 @@
+"""A quote that opens by pointing back takes in the sentence it points to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from corpus.article import Article
+from embeddings.encoder import Encoder
+from service.answering.answer import MAX_QUOTE_CHARS
+from service.answering.cues import points_back
+from service.ops.engine import Engine
+from service.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("They will reopen the bridge on Monday.", True),
+        ("The company said it would appeal.", True),
+        ("But he refused to resign.", True),
+        ("However, these figures were disputed.", True),
+        ("“They are fleeing,” he said.", True),
+        ("Its population is 200,000.", True),
+        ("Theresa May resigned in 2019.", False),
+        ("The harbour reopened after repairs.", False),
+        ("Heavy rain fell overnight.", False),
+        ("This: the first of three points.", False),
+    ],
+)
+def test_back_references_are_recognised(sentence: str, expected: bool) -> None:
+    assert points_back(sentence) is expected
+
+
+COUNCIL = (
+    "The city council voted on Tuesday to repair the old stone bridge over the Vale river. "
+    "They will reopen it to cars on the first Monday of June, after eleven weeks of work."
+    "\n\n"
+    "They expect the repairs to cost about 2.5 million euros in all, paid from reserves."
+    "\n\n"
+    + "The mayor thanked residents"
+    + ", and the shopkeepers of the old town" * 8
+    + ", for their patience with detours on every street. "
+    + "It was the longest closure in living memory."
+)
+
+
+def test_a_quote_takes_in_the_sentence_its_opening_points_to(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=encoder)
+    try:
+        engine.ingest_articles([Article("council", "Bridge to reopen", COUNCIL, "Vale Times")])
+        engine.rebuild()
+        first = engine.ask("When will the bridge reopen to cars?").answer.quotes[0]
+        assert first.text == (
+            "The city council voted on Tuesday to repair the old stone bridge over the Vale "
+            "river. They will reopen it to cars on the first Monday of June, after eleven "
+            "weeks of work."
+        )
+        assert COUNCIL[first.start : first.end] == first.text
+        # The previous sentence is in another paragraph: not taken in.
+        cost = engine.ask("How much will the bridge repairs cost?").answer.quotes[0]
+        assert cost.text.startswith("They expect the repairs")
+        # Taking in the sentence before would pass MAX_QUOTE_CHARS: the quote stays alone.
+        longest = engine.ask("Was it the longest closure in living memory?").answer.quotes[0]
+        assert longest.text == "It was the longest closure in living memory."
+        assert len(COUNCIL.split("\n\n")[2]) > MAX_QUOTE_CHARS > len(longest.text)
+    finally:
+        engine.close()
