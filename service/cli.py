@@ -132,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Answer a question from the index with verbatim, cited quotes.",
     )
     p.add_argument("question")
-    p.add_argument("--top-k", type=int, default=3, help="quotes wanted, 1-10 (default 3)")
+    p.add_argument("--top-k", type=int, default=3, help="quotes wanted at most, 1-10 (default 3)")
     p.add_argument("--source", help="only quote articles from this source")
     p.add_argument("--after", help="only articles published on or after YYYY-MM-DD")
     p.add_argument("--before", help="only articles published on or before YYYY-MM-DD")

@@ -61,7 +61,13 @@ class AskRequest(BaseModel):
 
     question: str = Field(..., min_length=1, max_length=1000)
     conversation_id: str | None = Field(None, min_length=1, max_length=100)
-    top_k: StrictInt = Field(3, ge=1, le=10, description="How many quotes to return")
+    top_k: StrictInt = Field(
+        3,
+        ge=1,
+        le=10,
+        description="How many quotes at most (quotes after the first only when relevant in "
+        "their own right)",
+    )
     filters: AskFilters | None = None
 
     @field_validator("question")

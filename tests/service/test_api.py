@@ -54,12 +54,16 @@ def test_ask_contract(seed_http: httpx.Client) -> None:
     assert seed_http.get("/readyz").json()["index_version"] == body["index_version"]
 
 
-def test_top_k_sets_the_number_of_distinct_quotes(seed_http: httpx.Client) -> None:
-    body = seed_http.post("/ask", json={"question": QUESTION, "top_k": 7}).json()
+def test_top_k_bounds_the_number_of_distinct_quotes(seed_http: httpx.Client) -> None:
+    broad = "What is ISIS doing in Deir e-Zor?"  # the whole article is relevant to it
+    body = seed_http.post("/ask", json={"question": broad, "top_k": 7}).json()
     assert len(body["quotes"]) == 7
     spans = sorted((q["start"], q["end"]) for q in body["quotes"])
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), "quotes overlap"
     assert_verbatim(seed_http, body)
+    # A narrow question gets only the quotes relevant in their own right: fewer than asked.
+    narrow = seed_http.post("/ask", json={"question": QUESTION, "top_k": 7}).json()
+    assert 1 <= len(narrow["quotes"]) < 7
     body = seed_http.post("/ask", json={"question": QUESTION, "top_k": 1}).json()
     assert len(body["quotes"]) == 1
 

@@ -1,4 +1,5 @@
-"""A quote that opens by pointing back takes in the sentence it points to."""
+"""Quotes read alone: one that opens by pointing back takes in the sentence it points to,
+and quotes after the first are given only when relevant in their own right."""
 
 from __future__ import annotations
 
@@ -69,3 +70,13 @@ def test_a_quote_takes_in_the_sentence_its_opening_points_to(
         assert len(COUNCIL.split("\n\n")[2]) > MAX_QUOTE_CHARS > len(longest.text)
     finally:
         engine.close()
+
+
+def test_top_k_is_not_filled_with_quotes_from_unrelated_stories(archive_engine: Engine) -> None:
+    maps = archive_engine.ask("How old is the oldest map in the library?", top_k=3).answer
+    assert maps.quotes[0].text.startswith("The oldest map in the collection dates from 1602")
+    # Without the floor the third quote was "“Clashes may begin at any time,” …" (Syria).
+    assert {q.article_id for q in maps.quotes} == {"library-digitises-maps"}
+    harbour = archive_engine.ask("When did the harbour reopen?", top_k=3).answer
+    assert len(harbour.quotes) == 3  # relevant ones still fill it
+    assert {q.article_id for q in harbour.quotes} == {"harbour-reopens"}
