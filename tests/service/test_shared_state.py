@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ from tests.conftest import free_port
 from tests.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
+BRIEFING = str(Path(sys.executable).parent / "briefing")
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +151,7 @@ def test_replicas_share_one_rate_budget(fresh: RedisServer) -> None:
 def _replica(data: Path, redis_url: str, **env: str) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/briefing"), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [BRIEFING, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=dict(
             os.environ,
             BRIEFING_DATA_DIR=str(data),
