@@ -224,7 +224,10 @@ def main() -> None:
     report["serving_speedup"] = round(
         report["ask_per_s_2_replicas"] / report["ask_per_s_1_replica"], 2
     )
-    report = {k: round(v, 1) if isinstance(v, float) else v for k, v in report.items()}
+    report = {
+        k: round(v, 1) if isinstance(v, float) and not k.endswith("speedup") else v
+        for k, v in report.items()
+    }
     if args.json:
         print(json.dumps(report))
     else:
