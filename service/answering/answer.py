@@ -99,6 +99,8 @@ PLAIN = Calibration(floor=0.1)
 # versus unanswerable SQuAD v2.0 questions (half the articles) and on v1.1 questions whose
 # gold article was filtered out; on the held-out v2.0 articles, threshold 0.2 abstains on
 # 9.5% of answerable questions with precision 0.73.
+# Its floor stays 0: with the reranker no floor cut filler without costing top-3 quotes
+# (bench/quote_floor.py --reranked, README).
 RERANKED = Calibration(
     bias=-4.05,
     sentence_dense=2.99,
