@@ -39,6 +39,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _ray_address(text: str) -> str:
+    host, _, port = text.rpartition(":")
+    if text != "local" and not (host and port.isdigit()):
+        raise argparse.ArgumentTypeError(
+            f"expected a Ray head's host:port (as `ray start --head` prints) or 'local', "
+            f"got {text!r}"
+        )
+    return text
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", type=Path, help="data directory (env BRIEFING_DATA_DIR)")
@@ -78,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--ray",
+        type=_ray_address,
         metavar="ADDRESS",
         help="segment and embed on the Ray cluster at ADDRESS (host:port), or 'local' to "
         "start one in this process",
@@ -120,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--ray",
+        type=_ray_address,
         metavar="ADDRESS",
         help="segment and embed on the Ray cluster at ADDRESS (host:port), or 'local' to "
         "start one in this process",

@@ -18,6 +18,7 @@ depend on which actor or chunk embedded it: a cluster build equals a local one.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 PREPARE_CHUNK = 32
 EMBED_CHUNK = 256
+CONNECT_TIMEOUT_S = 5.0
 
 
 class ClusterError(RuntimeError):
@@ -45,6 +47,8 @@ def connect(address: str) -> None:
 
     if ray.is_initialized():
         return
+    if address != "local":
+        _check_reachable(address)
     try:
         if address == "local":
             ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -57,6 +61,20 @@ def connect(address: str) -> None:
         ) from exc
     cpus = int(ray.cluster_resources().get("CPU", 0))
     log.info("joined the Ray cluster at %s (%d CPUs)", address, cpus)
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast on a head that is not there: Ray itself retries for minutes."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ClusterError(f"{address!r} is not a Ray address like 10.0.0.5:6379 (or 'local')")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        raise ClusterError(
+            f"cannot reach the Ray head at {address} ({exc.strerror or exc}); start one with "
+            "`ray start --head --port PORT` and pass its host:PORT, or use --ray local"
+        ) from None
 
 
 def disconnect() -> None:

@@ -53,6 +53,16 @@ def test_bad_input_exits_non_zero_with_a_message(tmp_path: Path) -> None:
     assert r.returncode == 2 and "YYYY-MM-DD" in r.stderr
     r = run("nonsense", data_dir=data)
     assert r.returncode == 2
+    r = run("ingest", str(empty_dir), "--ray", "nonsense", data_dir=data)
+    assert r.returncode == 2 and "host:port" in r.stderr
+
+
+def test_an_unreachable_ray_head_fails_fast_with_what_to_do(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert run("ingest", str(DEFAULT_CORPUS_DIR), "--no-index", data_dir=data).returncode == 0
+    r = run("rebuild", "--ray", f"127.0.0.1:{free_port()}", data_dir=data)
+    assert r.returncode == 1
+    assert "cannot reach the Ray head" in r.stderr and "ray start --head" in r.stderr
 
 
 def test_bad_files_are_reported_and_good_ones_still_stored(tmp_path: Path) -> None:
