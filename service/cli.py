@@ -49,6 +49,16 @@ def _ray_address(text: str) -> str:
     return text
 
 
+def _add_ray_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--ray",
+        type=_ray_address,
+        metavar="ADDRESS",
+        help="segment and embed on the Ray cluster at ADDRESS (host:port), or 'local' to "
+        "start one in this process",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data-dir", type=Path, help="data directory (env BRIEFING_DATA_DIR)")
@@ -86,13 +96,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="processes that segment a large ingest (default: one per core)",
     )
-    p.add_argument(
-        "--ray",
-        type=_ray_address,
-        metavar="ADDRESS",
-        help="segment and embed on the Ray cluster at ADDRESS (host:port), or 'local' to "
-        "start one in this process",
-    )
+    _add_ray_option(p)
 
     p = sub.add_parser(
         "delete",
@@ -129,13 +133,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Build a fresh index version beside the live one and make it live "
         "atomically. Cached vectors are reused, so unchanged text is not embedded again.",
     )
-    p.add_argument(
-        "--ray",
-        type=_ray_address,
-        metavar="ADDRESS",
-        help="segment and embed on the Ray cluster at ADDRESS (host:port), or 'local' to "
-        "start one in this process",
-    )
+    _add_ray_option(p)
 
     p = sub.add_parser(
         "ask",
