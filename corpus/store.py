@@ -17,10 +17,10 @@ import hashlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -419,54 +419,56 @@ class ArticleStore:
         try:
             db.execute("PRAGMA busy_timeout=30000")
             db.execute("BEGIN")  # WAL: every read below sees the same snapshot
+            columns = f"SELECT {_ARTICLE_COLUMNS}, content_hash FROM articles "
             if wanted is not None and len(wanted) <= ITER_PAGE:
                 # A few articles are read by id: an update of a large archive must not
                 # read every text.
-                yield from self._page(db, sorted(wanted))
+                chosen = sorted(wanted)
+                marks = ",".join("?" * len(chosen))
+                yield from self._page(
+                    db,
+                    db.execute(
+                        columns + f"WHERE duplicate_of IS NULL AND id IN ({marks}) ORDER BY id",
+                        chosen,
+                    ).fetchall(),
+                )
                 return
             after = ""
             while True:
-                page = [
-                    r[0]
-                    for r in db.execute(
-                        "SELECT id FROM articles WHERE duplicate_of IS NULL AND id > ? "
-                        "ORDER BY id LIMIT ?",
-                        (after, ITER_PAGE),
-                    )
-                ]
+                page = db.execute(
+                    columns + "WHERE duplicate_of IS NULL AND id > ? ORDER BY id LIMIT ?",
+                    (after, ITER_PAGE),
+                ).fetchall()
                 if not page:
                     return
-                after = page[-1]
-                chosen = page if wanted is None else [a for a in page if a in wanted]
-                yield from self._page(db, chosen)
+                after = page[-1][0]
+                yield from self._page(db, [r for r in page if wanted is None or r[0] in wanted])
         finally:
             db.close()
 
     @staticmethod
-    def _page(db: sqlite3.Connection, ids: Sequence[str]) -> Iterator[StoredArticle]:
-        """The canonical articles among ``ids`` (sorted), each with its segmentation."""
-        if not ids:
+    def _page(db: sqlite3.Connection, articles: Sequence[Any]) -> Iterator[StoredArticle]:
+        """``articles`` (rows of the article columns and content hash, sorted by id), each
+        with its segmentation."""
+        if not articles:
             return
+        ids = [r[0] for r in articles]
         marks = ",".join("?" * len(ids))
-        articles = db.execute(
-            f"SELECT {_ARTICLE_COLUMNS}, content_hash FROM articles "
-            f"WHERE duplicate_of IS NULL AND id IN ({marks}) ORDER BY id",
-            ids,
-        ).fetchall()
-        paragraphs: dict[str, list[Paragraph]] = {}
-        for aid, *rest in db.execute(
-            'SELECT article_id, idx, start, "end", role, question FROM paragraphs '
-            f"WHERE article_id IN ({marks}) ORDER BY article_id, idx",
-            ids,
-        ):
-            paragraphs.setdefault(aid, []).append(Paragraph(*rest))
-        sentences: dict[str, list[Sentence]] = {}
-        for aid, *rest in db.execute(
-            'SELECT article_id, idx, paragraph, start, "end", role FROM sentences '
-            f"WHERE article_id IN ({marks}) ORDER BY article_id, idx",
-            ids,
-        ):
-            sentences.setdefault(aid, []).append(Sentence(*rest))
+
+        def grouped(sql: str, make: Callable[..., Any]) -> dict[str, list[Any]]:
+            out: dict[str, list[Any]] = {}
+            for aid, *rest in db.execute(
+                f"{sql} WHERE article_id IN ({marks}) ORDER BY article_id, idx", ids
+            ):
+                out.setdefault(aid, []).append(make(*rest))
+            return out
+
+        paragraphs = grouped(
+            'SELECT article_id, idx, start, "end", role, question FROM paragraphs', Paragraph
+        )
+        sentences = grouped(
+            'SELECT article_id, idx, paragraph, start, "end", role FROM sentences', Sentence
+        )
         for *fields, digest in articles:
             article = Article(*fields)
             yield StoredArticle(

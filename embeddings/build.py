@@ -111,9 +111,9 @@ def build_index(
             len(builder.passage_texts),
         )
         segment, new = _segment_of(builder, encoder, cache, progress)
-        del builder
+        del builder  # this batch's texts and lists go before the next batch is read
         segments.append(sink(segment) if sink is not None else segment)
-        del segment
+        del segment  # with a sink, only its mapped copy is kept
         embedded += new
     if not segments or not any(s.counts["sentences"] for s in segments):
         raise NoIndexError("there are no articles to index; add some with `briefing ingest PATH`")

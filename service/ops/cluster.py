@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from corpus.article import Article
-from corpus.store import Prepared, prepare
+from corpus.store import Prepared
 from embeddings.encoder import Backend, Encoder
 
 log = logging.getLogger(__name__)
@@ -85,36 +85,31 @@ def disconnect() -> None:
         ray.shutdown()
 
 
-def _prepare_chunk(articles: list[Article]) -> list[Prepared]:
-    return [prepare(a) for a in articles]
+def _map_chunk(fn: Callable[[Article], Prepared], articles: list[Article]) -> list[Prepared]:
+    return [fn(a) for a in articles]
 
 
 class RayExecutor:
-    """``map`` over Ray tasks: what the bulk ingest's process pool does, on the cluster."""
+    """``map`` over Ray tasks of ``PREPARE_CHUNK`` items: what the bulk ingest's process
+    pool does, on the cluster (``fn`` must be importable there, as ``prepare`` is)."""
 
     def __init__(self) -> None:
         import ray
 
-        self._task = ray.remote(max_retries=5, retry_exceptions=False)(_prepare_chunk)
+        self._task = ray.remote(max_retries=5, retry_exceptions=False)(_map_chunk)
 
     def map(
-        self, fn: Callable[[Article], Prepared], items: Iterable[Article], chunksize: int = 16
+        self, fn: Callable[[Article], Prepared], items: Iterable[Article], chunksize: int = 1
     ) -> Iterator[Prepared]:
         """Results in order; every chunk is submitted at once, collected as iterated."""
         import ray
 
-        assert fn is prepare, "only corpus.store.prepare runs on the cluster"
         articles = list(items)
         refs = [
-            self._task.remote(articles[i : i + PREPARE_CHUNK])
+            self._task.remote(fn, articles[i : i + PREPARE_CHUNK])
             for i in range(0, len(articles), PREPARE_CHUNK)
         ]
-
-        def results() -> Iterator[Prepared]:
-            for ref in refs:
-                yield from ray.get(ref)
-
-        return results()
+        return (result for ref in refs for result in ray.get(ref))
 
     def shutdown(self, cancel_futures: bool = False) -> None:
         """Nothing to stop: the cluster outlives an ingest."""
