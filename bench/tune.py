@@ -25,7 +25,8 @@ from sklearn.linear_model import LogisticRegression
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from embeddings.reranker import Reranker
-from service.answering.retrieve import Candidate, Filters, RerankPolicy, Weights, rerank
+from service.answering.retrieve import Candidate, RerankPolicy, Weights, rerank
+from service.answering.search import Filters
 from service.evaluation.metrics import contains_answer
 from service.evaluation.squad import SquadQuestion, load_squad
 from service.ops.engine import Engine

@@ -9,13 +9,13 @@ asked for: no Python object per sentence is held.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
 import numpy as np
 
-from embeddings.segment import ROLES, Segment
+from embeddings.segment import ROLES, Segment, best_first
 from embeddings.sparse import idf, term_weights
 
 # 3: segments + tombstones (2 was one folder per version with every table rewritten).
@@ -56,6 +56,30 @@ class IndexedSentence:
     end: int
     role: str
     text: str
+
+
+@dataclass(frozen=True)
+class TermStats:
+    """What BM25 needs to know of the whole archive for some terms: rows counted, their
+    total length in tokens, and how many rows hold each term. Shards add theirs up."""
+
+    rows: int
+    total_length: int
+    df: tuple[int, ...]
+
+    @property
+    def avg_length(self) -> float:
+        """Mean row length (at least 1)."""
+        return max(1.0, self.total_length / max(1, self.rows))
+
+    @staticmethod
+    def combine(parts: Sequence[TermStats]) -> TermStats:
+        """The statistics of several disjoint sets of segments together."""
+        return TermStats(
+            sum(p.rows for p in parts),
+            sum(p.total_length for p in parts),
+            tuple(int(sum(d)) for d in zip(*(p.df for p in parts), strict=True)),
+        )
 
 
 T = TypeVar("T")
@@ -115,12 +139,8 @@ class SearchIndex:
         self.articles: Rows[ArticleRef] = Rows(self, "articles")
         self.passages: Rows[IndexedPassage] = Rows(self, "passages")
         self.sentences: Rows[IndexedSentence] = Rows(self, "sentences")
-        self._avg_length = {
-            level: max(
-                1.0,
-                sum(float(s.postings(level).lengths.sum()) for s in self.segments)
-                / max(1, len(self.rows(level))),
-            )
+        self._total_length = {
+            level: [int(s.postings(level).lengths.sum()) for s in self.segments]
             for level in ("sentences", "passages")
         }
 
@@ -313,46 +333,70 @@ class SearchIndex:
                 out[pick] = allowed[local[pick]]
         return out
 
+    def _searched(self, segments: Collection[int] | None) -> list[int]:
+        """Segment positions a search covers: all, or a shard's."""
+        if segments is None:
+            return list(range(len(self.segments)))
+        return sorted(k for k in segments if 0 <= k < len(self.segments))
+
     def dense(
         self,
         level: str,
         query: np.ndarray,
         k: int,
         article_masks: Sequence[np.ndarray] | None = None,
+        *,
+        segments: Collection[int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Best ``k`` rows by inner product with ``query`` (exact scores), best first."""
+        """Best ``k`` rows by inner product with ``query`` (exact scores), best first; equal
+        scores in row order, so the same rows come back however segments are grouped."""
         all_rows, all_scores = [], []
-        for s, seg in enumerate(self.segments):
+        for s in self._searched(segments):
             allowed = self._allowed(level, s, article_masks)
             if allowed is not None and not allowed.any():
                 continue
-            rows, scores = seg.dense(level).search(query, k, allowed)
+            rows, scores = self.segments[s].dense(level).search(query, k, allowed)
             all_rows.append(rows + self.bases[level][s])
             all_scores.append(scores)
         if not all_rows:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        rows, scores = np.concatenate(all_rows), np.concatenate(all_scores)
-        order = np.argsort(-scores, kind="stable")[:k]
-        return rows[order], scores[order]
+        return best_first(np.concatenate(all_rows), np.concatenate(all_scores), k)
+
+    def term_stats(
+        self, level: str, terms: Sequence[str], segments: Collection[int] | None = None
+    ) -> TermStats:
+        """BM25 statistics of ``terms`` over the searched segments (all by default)."""
+        searched = self._searched(segments)
+        return TermStats(
+            sum(self.segments[k].counts[level] for k in searched),
+            sum(self._total_length[level][k] for k in searched),
+            tuple(sum(self.segments[k].postings(level).df(t) for k in searched) for t in terms),
+        )
 
     def bm25(
         self,
         level: str,
         terms: Sequence[str],
         article_masks: Sequence[np.ndarray] | None = None,
+        *,
+        stats: TermStats | None = None,
+        segments: Collection[int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """BM25 of every allowed row holding a query term: (rows ascending, scores)."""
+        """BM25 of every allowed row holding a query term: (rows ascending, scores).
+
+        ``stats`` are those of ``terms`` (deduplicated, in order) over the whole archive;
+        by default this index's. A shard searching only its ``segments`` is given the
+        archive's, so its scores are those an unsharded search computes.
+        """
         terms = list(dict.fromkeys(terms))
         if not terms or not self.segments:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        n_rows = len(self.rows(level))
-        weights = {
-            t: idf(n_rows, sum(seg.postings(level).df(t) for seg in self.segments)) for t in terms
-        }
-        avg = self._avg_length[level]
+        stats = stats or self.term_stats(level, terms)
+        weights = {t: idf(stats.rows, df) for t, df in zip(terms, stats.df, strict=True)}
+        avg = stats.avg_length
         out_rows, out_scores = [], []
-        for s, seg in enumerate(self.segments):
-            postings = seg.postings(level)
+        for s in self._searched(segments):
+            postings = self.segments[s].postings(level)
             rows_parts, score_parts = [], []
             for t in terms:
                 hit = postings.lookup(t)

@@ -53,6 +53,9 @@ class Dense:
     vectors: np.ndarray  # (n, dim) float32, memory-mapped once saved
     ann: faiss.Index | None
     reader: RowReader | None = None  # reads rows of a large saved level without mapping
+    # A large level opened only to read rows (by a shard coordinator): its ANN index is on
+    # disk, not in memory, and the level must not be searched.
+    ann_on_disk: bool = False
 
     @cached_property
     def nprobe(self) -> int:
@@ -96,10 +99,12 @@ class Dense:
         """Best ``k`` rows (among ``allowed``, a row mask) by exact inner product."""
         if k <= 0 or self.size == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if self.ann_on_disk:
+            raise RuntimeError("this level was opened without its ANN index; it is not searched")
         if self.ann is None or (allowed is not None and allowed.sum() <= FLAT_MAX_ROWS):
             rows = np.arange(self.size) if allowed is None else np.flatnonzero(allowed)
             scores = self.vectors[rows] @ query if allowed is not None else self.vectors @ query
-            return _best(rows, scores, k)
+            return best_first(rows, scores, k)
         params = faiss.SearchParametersIVF()
         params.nprobe = self.nprobe
         if allowed is not None:
@@ -108,7 +113,7 @@ class Dense:
         short = max(SHORTLIST_MIN, SHORTLIST_FACTOR * k)
         _, ids = self.ann.search(query.reshape(1, -1), short, params=params)
         rows = np.sort(ids[0][ids[0] >= 0])
-        return _best(rows, self.take(rows) @ query, k)
+        return best_first(rows, self.take(rows) @ query, k)
 
     def save(self, folder: Path, name: str) -> None:
         """Write the vectors (``.npy``) and the ANN index (FAISS's own format)."""
@@ -117,28 +122,41 @@ class Dense:
             faiss.write_index(self.ann, str(folder / f"{name}.ivf"))
 
     @classmethod
-    def load(cls, folder: Path, name: str) -> Dense:
-        """Read what ``save`` wrote; the vectors are memory-mapped."""
+    def load(cls, folder: Path, name: str, *, ann: bool = True) -> Dense:
+        """Read what ``save`` wrote; the vectors are memory-mapped. Without ``ann`` a large
+        level's ANN index stays on disk (the level can be read, not searched)."""
         vectors = load_array(folder, f"{name}.vectors", random_access=True)
         path = folder / f"{name}.ivf"
-        ann = reader = None
+        reader = None
         if path.exists():
             reader = RowReader(folder / f"{name}.vectors.npy")
+            if not ann:
+                return cls(vectors, None, reader, ann_on_disk=True)
             try:
-                ann = faiss.read_index(str(path))
+                index = faiss.read_index(str(path))
             except RuntimeError as exc:
                 raise IndexIntegrityError(f"{path}: unreadable ({exc})") from exc
-            if ann.ntotal != vectors.shape[0]:
-                raise IndexIntegrityError(f"{path}: holds {ann.ntotal} rows, not {len(vectors)}")
-        return cls(vectors, ann, reader)
+            if index.ntotal != vectors.shape[0]:
+                raise IndexIntegrityError(f"{path}: holds {index.ntotal} rows, not {len(vectors)}")
+            return cls(vectors, index, reader)
+        return cls(vectors, None, reader)
 
 
-def _best(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    if rows.size > k:
-        top = np.argpartition(-scores, k - 1)[:k]
-        rows, scores = rows[top], scores[top]
-    order = np.argsort(-scores, kind="stable")
-    return rows[order].astype(np.int64), scores[order].astype(np.float32)
+def best_first(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best (row, score) pairs, best first, equal scores in row order.
+
+    Deterministic whatever order the pairs come in, so merging the best of each segment (or
+    shard) picks exactly the rows one search over everything picks.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    scores = np.asarray(scores, dtype=np.float32)
+    if rows.size > k > 0:
+        # Everything strictly better than the k-th score, then the ties at it by row.
+        kth = np.partition(-scores, k - 1)[k - 1]
+        keep = -scores <= kth
+        rows, scores = rows[keep], scores[keep]
+    order = np.lexsort((rows, -scores))[: max(k, 0)]
+    return rows[order], scores[order]
 
 
 @dataclass(frozen=True)
@@ -298,17 +316,26 @@ class Segment:
         self.sentence_postings.save(folder, "sentences.bm25")
         self.passage_postings.save(folder, "passages.bm25")
 
+    @property
+    def searchable(self) -> bool:
+        """Whether its dense levels were loaded to be searched (not only read)."""
+        return not (self.sentence_dense.ann_on_disk or self.passage_dense.ann_on_disk)
+
     @classmethod
-    def load(cls, folder: Path, counts: dict[str, int]) -> Segment:
-        """Read a segment (memory-mapped) and check its tables agree with ``counts``."""
+    def load(cls, folder: Path, counts: dict[str, int], *, ann: bool = True) -> Segment:
+        """Read a segment (memory-mapped) and check its tables agree with ``counts``.
+
+        Without ``ann``, large levels keep their ANN index on disk: the segment's rows can be
+        read (by a coordinator whose shards search it) but not searched.
+        """
         segment = cls(
             folder.name,
             ArticleTable.load(folder),
             {n: load_array(folder, f"passages.{n}") for n in PASSAGE_COLUMNS},
             {n: load_array(folder, f"sentences.{n}") for n in SENTENCE_COLUMNS},
             Strings.load(folder, "sentences.text"),
-            Dense.load(folder, "sentences"),
-            Dense.load(folder, "passages"),
+            Dense.load(folder, "sentences", ann=ann),
+            Dense.load(folder, "passages", ann=ann),
             Postings.load(folder, "sentences.bm25"),
             Postings.load(folder, "passages.bm25"),
         )

@@ -22,6 +22,7 @@ import os
 import secrets
 import shutil
 import threading
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -96,8 +97,11 @@ def _read_json(path: Path) -> dict[str, Any]:
 class Snapshots:
     """The index versions under one root folder."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, ann: bool = True) -> None:
+        """``ann=False`` opens versions to read rows, not to search them: large levels'
+        ANN indexes stay on disk (a shard coordinator's shards search; it only reads)."""
         self.root = root
+        self.ann = ann
         self.versions = root / "versions"
         self.segments = root / "segments"
         self.building = root / "building"
@@ -178,7 +182,7 @@ class Snapshots:
         final = self.segments / segment.name
         os.rename(staging, final)
         _fsync_dir(self.segments)
-        mapped = Segment.load(final, segment.counts)
+        mapped = Segment.load(final, segment.counts, ann=self.ann)
         with self._loaded_lock:
             self._loaded[segment.name] = mapped
         return mapped
@@ -193,13 +197,18 @@ class Snapshots:
             )
         return self.load(version)
 
-    def load(self, version: str) -> SearchIndex:
+    def load(self, version: str, *, searched: Collection[str] = ()) -> SearchIndex:
         """Load one version: its manifest and tombstones checked, each segment verified
-        against its checksums the first time it is loaded."""
+        against its checksums the first time it is loaded.
+
+        ``searched`` names segments to open for searching even when this folder's versions
+        are opened without ANN indexes (a shard's own segments).
+        """
         manifest = self.verify(self.versions / version)
         segments, dead = [], []
         for entry in manifest["segments"]:
-            segment = self._segment(str(entry["name"]), entry["counts"])
+            name = str(entry["name"])
+            segment = self._segment(name, entry["counts"], self.ann or name in searched)
             n = segment.counts["articles"]
             if "tombstones" in entry:
                 bits = load_array(self.versions / version, str(entry["tombstones"]))
@@ -218,17 +227,19 @@ class Snapshots:
             self._loaded = {s.name: s for s in segments}
         return index
 
-    def _segment(self, name: str, counts: dict[str, int]) -> Segment:
+    def _segment(self, name: str, counts: dict[str, int], ann: bool) -> Segment:
+        folder = self.segments / name
         with self._loaded_lock:
             segment = self._loaded.get(name)
         if segment is not None:
-            return segment
-        folder = self.segments / name
+            if segment.searchable or not ann:
+                return segment
+            return Segment.load(folder, counts)  # verified when first loaded
         meta = _read_json(folder / SEGMENT_META)
         if meta.get("counts") != counts:
             raise IndexIntegrityError(f"segment {name}: counts differ from the manifest")
         _verify_files(folder, meta.get("files"), SEGMENT_META)
-        return Segment.load(folder, counts)
+        return Segment.load(folder, counts, ann=ann)
 
     def verify(self, folder: Path) -> dict[str, Any]:
         """The manifest of a version folder, if it is of this format and its files intact."""

@@ -49,13 +49,16 @@ def _ray_address(text: str) -> str:
     return text
 
 
-def _add_ray_option(p: argparse.ArgumentParser) -> None:
+def _add_ray_option(
+    p: argparse.ArgumentParser, does: str = "segment and embed", dest: str = "ray"
+) -> None:
     p.add_argument(
         "--ray",
+        dest=dest,
         type=_ray_address,
         metavar="ADDRESS",
-        help="segment and embed on the Ray cluster at ADDRESS (host:port), or 'local' to "
-        "start one in this process",
+        help=f"{does} on the Ray cluster at ADDRESS (host:port), or 'local' to start one in "
+        "this process",
     )
 
 
@@ -173,6 +176,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="interface to bind (env BRIEFING_HOST; default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (env BRIEFING_PORT; default 8000)")
     p.add_argument("--corpus-dir", type=Path, help="articles to serve on first start")
+    p.add_argument(
+        "--shards",
+        type=_positive_int,
+        metavar="N",
+        help="search the index as N shards on a Ray cluster (needs --ray; env BRIEFING_SHARDS)",
+    )
+    _add_ray_option(p, "run the shards", dest="ray_address")
 
     p = sub.add_parser(
         "eval",
@@ -210,10 +220,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
-    for name in ("data_dir", "model_path", "log_level", "host", "port", "corpus_dir"):
+    names = ("data_dir", "model_path", "log_level", "host", "port", "corpus_dir", "shards")
+    for name in (*names, "ray_address"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
+    if args.command != "serve":
+        overrides["shards"] = 0  # only a server searches shards
     return Settings(**overrides)
 
 
@@ -460,7 +473,7 @@ def _rebuild(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    from service.answering.retrieve import Filters
+    from service.answering.search import Filters
 
     if not 1 <= args.top_k <= 10:
         raise CliError("--top-k must be between 1 and 10")
@@ -564,6 +577,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if not settings.corpus_dir.exists():
         raise CliError(f"corpus directory {settings.corpus_dir} does not exist")
+    if settings.shards:
+        from service.ops import cluster
+
+        try:  # here, to fail before serving rather than in the background start-up
+            cluster.connect(settings.ray_address or "local")
+        except cluster.ClusterError as exc:
+            cluster.disconnect()
+            raise CliError(str(exc), code=1) from None
     uvicorn.run(
         create_app(settings),
         host=settings.host,

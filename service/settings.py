@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from corpus.defaults import DEFAULT_CORPUS_DIR
@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     # Redis (redis://host:port/db, rediss://…, unix:///path) where API replicas share
     # conversations and rate-limit counters; unset, both stay in this process's memory.
     redis_url: str | None = None
+    # Index shards searched by actors on a Ray cluster (0: searched in this process), and
+    # the cluster's address (host:port, or "local" to start one in this process).
+    shards: Annotated[int, Field(ge=0, le=64)] = 0
+    ray_address: str | None = None
     # Origins (scheme://host[:port]) whose pages may call the API from a browser, comma
     # separated; empty means only the service's own origin (the demo page at /).
     cors_origins: str = ""
@@ -88,6 +92,15 @@ class Settings(BaseSettings):
                 )
             return value.strip()
         return None
+
+    @model_validator(mode="after")
+    def _shards_need_ray(self) -> Settings:
+        if self.shards and not self.ray_address:
+            raise ValueError(
+                "shards need a Ray cluster: give its address too (--ray host:port or local; env "
+                "BRIEFING_RAY_ADDRESS)"
+            )
+        return self
 
     @field_validator("rate_limit")
     @classmethod

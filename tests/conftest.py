@@ -3,7 +3,11 @@ and real uvicorn servers on free loopback ports."""
 
 from __future__ import annotations
 
+import os
+import secrets
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +25,8 @@ from embeddings.reranker import Reranker
 from service.api.app import create_app
 from service.ops.engine import Engine
 from service.settings import Settings
+
+RAY = str(Path(sys.executable).parent / "ray")
 
 EXTRA_ARTICLES = [
     Article(
@@ -53,6 +59,58 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _ray(*args: str) -> None:
+    subprocess.run([RAY, *args], check=True, capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[str]:
+    """A head and a worker, token-authenticated (Ray's own token auth, which every Ray
+    process of ours, the `briefing` commands included, reads from the environment)."""
+    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
+    os.environ["RAY_AUTH_MODE"] = "token"
+    os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    common = ["--num-cpus", "1", "--disable-usage-stats"]
+    _ray(
+        "start",
+        "--head",
+        "--port",
+        str(port),
+        "--node-ip-address",
+        "127.0.0.1",
+        "--include-dashboard=false",
+        *common,
+    )
+    try:
+        _ray("start", "--address", address, "--node-ip-address", "127.0.0.1", *common)
+        yield address
+    finally:
+        from service.ops import cluster
+
+        cluster.disconnect()
+        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def actor_pids(cls: str) -> list[int]:
+    """Processes of Ray actors of class ``cls`` (Ray titles them ``ray::<class>``)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            title = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if proc.name.isdigit() and title.startswith(f"ray::{cls}".encode()):
+            pids.append(int(proc.name))
+    return sorted(pids)
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,8 @@ from service.answering.conversation import (
 )
 from service.answering.followup import PriorTurn, Resolution, resolve
 from service.answering.live import ArticleLookup, Live
-from service.answering.retrieve import Filters, PairScorer, RerankPolicy, rerank
+from service.answering.retrieve import PairScorer, RerankPolicy, rerank
+from service.answering.search import Filters
 
 # A less likely reading of a follow-up replaces the likeliest only when its answer's
 # confidence is higher by this much; `briefing eval --conversations … --ablation` measures

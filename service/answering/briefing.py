@@ -28,7 +28,8 @@ from corpus.dates import parse_date
 from embeddings.index import SearchIndex
 from service.answering.answer import PLAIN, Answer, Citation, Quote, cut_quotes, quoted
 from service.answering.live import ArticleLookup, Live
-from service.answering.retrieve import Candidate, Filters
+from service.answering.retrieve import Candidate
+from service.answering.search import Filters
 
 DEFAULT_POINTS = 5
 MAX_POINTS = 12

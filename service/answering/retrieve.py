@@ -20,26 +20,10 @@ import numpy as np
 from embeddings.index import SearchIndex
 from embeddings.sparse import tokenize
 from service.answering.cues import answer_type, holds
+from service.answering.search import Filters, IndexSearcher, Query, Searcher
 
 # Passages whose terms are remembered between queries (for the coverage signal).
 PASSAGE_TERMS_CACHE = 50_000
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Restrict retrieval to some articles. Dates are inclusive ISO dates."""
-
-    source: str | None = None
-    published_after: str | None = None
-    published_before: str | None = None
-    article_ids: tuple[str, ...] | None = None
-
-    def active(self) -> bool:
-        """Whether any filter is set."""
-        return any(
-            v is not None
-            for v in (self.source, self.published_after, self.published_before, self.article_ids)
-        )
 
 
 @dataclass(frozen=True)
@@ -95,8 +79,11 @@ class Retriever:
         sentence_pool: int = 50,
         passage_pool: int = 8,
         detailed: int = 16,
+        searcher: Searcher | None = None,
     ) -> None:
         self.index = index
+        # Runs the searches: over the index here, or over its shards (same results).
+        self.searcher = searcher or IndexSearcher(index)
         self.weights = weights or Weights()
         self.sentence_pool = sentence_pool
         self.passage_pool = passage_pool
@@ -106,17 +93,6 @@ class Retriever:
         # Stemmed terms of each passage, filled as queries need them (the index never
         # changes); bounded, as a long-running server meets many passages.
         self._passage_terms: dict[int, frozenset[str]] = {}
-
-    def article_masks(self, filters: Filters) -> list[np.ndarray] | None:
-        """Per segment, the articles a search may return; None when no filter is set."""
-        if not filters.active():
-            return None
-        return self.index.article_masks(
-            source=filters.source,
-            published_after=filters.published_after,
-            published_before=filters.published_before,
-            article_ids=filters.article_ids,
-        )
 
     def retrieve(
         self,
@@ -139,25 +115,12 @@ class Retriever:
         """
         idx = self.index
         terms = tokenize([question])[0]
-        masks = self.article_masks(filters or Filters())
-        if masks is not None and not any(m.any() for m in masks):
-            return Retrieval([], terms)
         s_pool, p_pool = pools or (self.sentence_pool, self.passage_pool)
-
         # Filters, tombstones and unquotable sentences are applied inside each search.
-        s_rows, s_scores = idx.bm25("sentences", terms, masks)
-        p_rows, p_scores = idx.bm25("passages", terms, masks)
-        s_max = float(s_scores.max()) if s_scores.size else 0.0
-        p_max = float(p_scores.max()) if p_scores.size else 0.0
-        dense_ids, _ = idx.dense("sentences", vector, s_pool, masks)
-        p_dense_ids, _ = idx.dense("passages", vector, p_pool, masks)
-        pool = set(dense_ids.tolist())
-        pool.update(s_rows[_top(s_scores, s_pool)].tolist())
-        passages = set(p_dense_ids.tolist()) | set(p_rows[_top(p_scores, p_pool)].tolist())
-        for p in passages:
-            pool.update(idx.passage_sentences(p))
-        ids = np.array(sorted(pool), dtype=np.int64)
-        ids = ids[idx.sentence_allowed(ids, masks)] if ids.size else ids
+        hits = self.searcher.search(
+            Query(tuple(dict.fromkeys(terms)), vector, filters or Filters(), s_pool, p_pool)
+        )
+        ids = hits.pool
         if ids.size == 0:
             return Retrieval([], terms)
 
@@ -165,8 +128,8 @@ class Retriever:
         s_article = idx.column("sentences", "article", ids)
         s_dense = idx.vectors("sentences", ids) @ vector
         p_dense = idx.vectors("passages", p_ids) @ vector
-        s_bm25 = _lookup(s_rows, s_scores, ids) / (s_max or 1.0)
-        p_bm25 = _lookup(p_rows, p_scores, p_ids) / (p_max or 1.0)
+        s_bm25 = hits.pool_sentence_bm25 / (hits.sentence_max or 1.0)
+        p_bm25 = hits.pool_passage_bm25 / (hits.passage_max or 1.0)
         w = self.weights
         fused = (
             w.sentence_dense * s_dense
@@ -288,19 +251,3 @@ def rerank(
     ]
     scored.sort(key=lambda c: -c.score)
     return scored + tail
-
-
-def _top(scores: np.ndarray, k: int) -> np.ndarray:
-    """Positions of the ``k`` best positive scores."""
-    positive = np.flatnonzero(scores > 0)
-    if positive.size <= k:
-        return positive
-    return positive[np.argpartition(-scores[positive], k)[:k]]
-
-
-def _lookup(rows: np.ndarray, scores: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """Score of each ``wanted`` row in a sparse (ascending ``rows``, ``scores``) result."""
-    if rows.size == 0:
-        return np.zeros(len(wanted), dtype=np.float32)
-    at = np.clip(np.searchsorted(rows, wanted), 0, rows.size - 1)
-    return np.where(rows[at] == wanted, scores[at], 0.0).astype(np.float32)

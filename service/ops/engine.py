@@ -35,10 +35,12 @@ from service.answering.asking import (
 from service.answering.briefing import Briefing, BriefingRequest, brief
 from service.answering.conversation import ConversationStore, MemoryConversationStore
 from service.answering.live import Live
-from service.answering.retrieve import Filters, RerankPolicy, Retriever, Weights
-from service.ops import ingest, shared
+from service.answering.retrieve import RerankPolicy, Retriever, Weights
+from service.answering.search import Filters
+from service.ops import cluster, ingest, shared
 from service.ops.datadir import DataDir
 from service.ops.ingest import Executor, IngestReport, OnArticle
+from service.ops.shards import ShardPool
 from service.ops.shared import RedisConversationStore
 from service.settings import Settings
 
@@ -59,7 +61,13 @@ class Engine:
         self.settings = settings
         self.data = DataDir(settings.data_dir)
         self.store = ArticleStore(self.data.store_path)
-        self.snapshots = Snapshots(self.data.index_root)
+        # Sharded, this process reads versions and its shards search them: the (large) ANN
+        # indexes are loaded by the shards only.
+        self.snapshots = Snapshots(self.data.index_root, ann=not settings.shards)
+        self._shards: ShardPool | None = None
+        if settings.shards:
+            cluster.connect(settings.ray_address or "local")
+            self._shards = ShardPool(self.data.index_root, settings.shards)
         self.conversations: ConversationStore = (
             RedisConversationStore(
                 shared.client(settings.redis_url),
@@ -116,8 +124,11 @@ class Engine:
         return self._live
 
     def close(self) -> None:
-        """Release the database."""
+        """Release the database (and stop the shards)."""
         self.store.close()
+        if self._shards is not None:
+            self._shards.close()
+            self._shards = None
 
     def ingest(
         self,
@@ -330,7 +341,8 @@ class Engine:
         an older version can never replace a newer one.
         """
         detailed = max(16, self.rerank_policy.depth)
-        live = Live(index, Retriever(index, self.weights, detailed=detailed))
+        searcher = None if self._shards is None else self._shards.open(index)
+        live = Live(index, Retriever(index, self.weights, detailed=detailed, searcher=searcher))
         with self._swap_lock:
             current = self._live
             if force or current is None or index.version >= current.index.version:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,50 +20,12 @@ from embeddings.snapshots import Snapshots
 from service.ops import cluster
 from service.ops.engine import Engine
 from service.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import actor_pids
 from tests.service.seed_questions import ANSWERABLE
 
 ROOT = Path(__file__).resolve().parents[2]
-RAY = str(Path(sys.executable).parent / "ray")
 BRIEFING = [sys.executable, "-m", "service.cli"]
 SQUAD = ROOT.parent / "shared" / "eval" / "squad-v1.1-dev-tune.json"
-
-
-def _ray(*args: str) -> None:
-    subprocess.run([RAY, *args], check=True, capture_output=True, timeout=120)
-
-
-@pytest.fixture(scope="module")
-def address() -> Iterator[str]:
-    """A head and a worker, token-authenticated (Ray's own token auth, which every Ray
-    process of ours, the `briefing` commands included, reads from the environment)."""
-    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
-    os.environ["RAY_AUTH_MODE"] = "token"
-    os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
-    port = free_port()
-    address = f"127.0.0.1:{port}"
-    common = ["--num-cpus", "1", "--disable-usage-stats"]
-    _ray(
-        "start",
-        "--head",
-        "--port",
-        str(port),
-        "--node-ip-address",
-        "127.0.0.1",
-        "--include-dashboard=false",
-        *common,
-    )
-    try:
-        _ray("start", "--address", address, "--node-ip-address", "127.0.0.1", *common)
-        yield address
-    finally:
-        cluster.disconnect()
-        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +56,9 @@ def _ingest(data: Path, paths: list[Path], *extra: str) -> subprocess.CompletedP
 
 
 def test_a_cluster_build_equals_a_local_one(
-    address: str, articles: list[Path], tmp_path: Path
+    ray_cluster: str, articles: list[Path], tmp_path: Path
 ) -> None:
+    address = ray_cluster
     on_cluster = _ingest(tmp_path / "cluster", articles, "--ray", address)
     assert on_cluster.returncode == 0, on_cluster.stderr
     assert "encoder actors ready on the cluster" in on_cluster.stderr
@@ -126,22 +87,10 @@ def test_a_cluster_build_equals_a_local_one(
             engine.close()
 
 
-def _actor_pids() -> list[int]:
-    """Processes of encoder actors (Ray titles an actor's process ``ray::<class>``)."""
-    pids = []
-    for proc in Path("/proc").iterdir():
-        try:
-            title = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if proc.name.isdigit() and title.startswith(b"ray::_EncoderActor"):
-            pids.append(int(proc.name))
-    return sorted(pids)
-
-
 def test_an_encoder_killed_mid_run_is_restarted_and_nothing_is_lost(
-    address: str, encoder: Encoder
+    ray_cluster: str, encoder: Encoder
 ) -> None:
+    address = ray_cluster
     cluster.connect(address)
     spec = cluster.EncoderSpec(None, "onnx-int8", None)
     remote = cluster.cluster_encoder(encoder, spec)
@@ -152,7 +101,7 @@ def test_an_encoder_killed_mid_run_is_restarted_and_nothing_is_lost(
     def kill_one() -> None:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
-            alive = _actor_pids()
+            alive = actor_pids("_EncoderActor")
             if len(alive) == 2:
                 time.sleep(2.0)  # let them load the model and start on their chunks
                 os.kill(alive[0], signal.SIGKILL)

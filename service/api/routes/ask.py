@@ -8,7 +8,7 @@ from service.answering.conversation import (
     ConversationNotFoundError,
     ConversationsUnavailableError,
 )
-from service.answering.retrieve import Filters
+from service.answering.search import Filters
 from service.api.deps import MetricsDep, ReadyEngineDep
 from service.api.errors import ERRORS, conversations_unavailable, no_conversation
 from service.api.responses import to_response

@@ -1,0 +1,143 @@
+"""A sharded index: the searches of each question fanned out over shard actors on Ray.
+
+``briefing serve --shards N --ray ADDRESS`` starts N shard actors on the cluster. Each
+version's segments are dealt out among them (whole segments, largest first to the least
+loaded shard, so every live article belongs to exactly one shard); a shard loads the ANN
+indexes and BM25 postings of its own segments only, from the data directory the API reads
+(shared storage, as replicas share it). The API process opens versions without ANN
+indexes: it reads rows, texts and vectors of the candidates, and the shards search.
+
+A question costs two parallel rounds, as Elasticsearch's ``dfs_query_then_fetch``: first
+every shard's BM25 statistics for the question's terms (summed: document frequencies, row
+counts and lengths are the archive's), then every shard's searches with those statistics,
+merged by ``service.answering.search.merge``. A sharded answer is the unsharded one.
+
+A shard actor that dies is restarted by Ray and the call retried; a restarted shard loads
+the version it is asked about on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from embeddings.index import SearchIndex, TermStats
+from embeddings.snapshots import Snapshots
+from service.answering.search import LEVELS, Hits, IndexSearcher, Query, merge
+
+log = logging.getLogger(__name__)
+
+# Versions a shard keeps open: the live one, and the one before for requests in flight.
+KEPT_VERSIONS = 2
+
+
+def assign(index: SearchIndex, shards: int) -> list[list[str]]:
+    """Segment names of each shard: largest segment first, to the shard holding the
+    fewest live sentences (ties to the lower shard); the same for the same version."""
+    loads = [0] * shards
+    out: list[list[str]] = [[] for _ in range(shards)]
+    sizes = [
+        (int((~dead)[seg.sentences["article"]].sum()), k)
+        for k, (seg, dead) in enumerate(zip(index.segments, index.dead, strict=True))
+    ]
+    for size, k in sorted(sizes, key=lambda x: (-x[0], x[1])):
+        target = min(range(shards), key=lambda s: (loads[s], s))
+        loads[target] += size
+        out[target].append(index.segments[k].name)
+    return out
+
+
+class ShardActor:
+    """One shard: the versions it was asked about, each searched over its segments."""
+
+    def __init__(self, index_root: str) -> None:
+        import faiss
+        from threadpoolctl import threadpool_limits
+
+        # One question's search is small; the actor's threads would fight over the cores.
+        threadpool_limits(1, user_api="blas")
+        faiss.omp_set_num_threads(1)
+        self.snapshots = Snapshots(Path(index_root), ann=False)
+        self.open: dict[str, IndexSearcher] = {}
+
+    def load(self, version: str, segments: list[str]) -> int:
+        """Open ``version`` to search ``segments`` (idempotent); the rows it searches."""
+        searcher = self._searcher(version, segments)
+        return sum(searcher.index.segments[k].counts["sentences"] for k in searcher.segments or ())
+
+    def _searcher(self, version: str, segments: list[str]) -> IndexSearcher:
+        searcher = self.open.get(version)
+        if searcher is None:
+            index = self.snapshots.load(version, searched=segments)
+            mine = set(segments)
+            positions = [k for k, s in enumerate(index.segments) if s.name in mine]
+            searcher = IndexSearcher(index, positions)
+            self.open[version] = searcher
+            for old in sorted(self.open)[:-KEPT_VERSIONS]:
+                del self.open[old]
+            log.info("shard serving %d segments of version %s", len(positions), version)
+        return searcher
+
+    def stats(self, version: str, segments: list[str], terms: list[str]) -> dict[str, TermStats]:
+        """This shard's BM25 statistics of ``terms``, per level."""
+        return self._searcher(version, segments).stats(terms)
+
+    def search(
+        self, version: str, segments: list[str], query: Query, stats: dict[str, TermStats]
+    ) -> Hits:
+        """This shard's hits for ``query``, scored with the archive's ``stats``."""
+        return self._searcher(version, segments).search(query, stats)
+
+
+class ShardedSearcher:
+    """A ``Searcher`` over one version whose segments are searched by shard actors."""
+
+    def __init__(self, index: SearchIndex, actors: Sequence[Any], segments: list[list[str]]):
+        self.index = index
+        self.actors = list(actors)
+        self.segments = segments
+
+    def search(self, query: Query) -> Hits:
+        """Statistics from every shard, then every shard's searches, merged."""
+        import ray
+
+        version, terms = self.index.version, list(query.terms)
+        calls = list(zip(self.actors, self.segments, strict=True))
+        parts = ray.get([a.stats.remote(version, segs, terms) for a, segs in calls])
+        stats = {level: TermStats.combine([p[level] for p in parts]) for level in LEVELS}
+        hits = ray.get([a.search.remote(version, segs, query, stats) for a, segs in calls])
+        return merge(self.index, query, hits)
+
+
+class ShardPool:
+    """N shard actors on the connected Ray cluster, spread over its nodes."""
+
+    def __init__(self, index_root: Path, count: int) -> None:
+        import ray
+
+        remote = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)(ShardActor)
+        self.actors: list[Any] = [
+            remote.options(scheduling_strategy="SPREAD").remote(str(index_root))
+            for _ in range(count)
+        ]
+        log.info("%d index shards started on the cluster", count)
+
+    def open(self, index: SearchIndex) -> ShardedSearcher:
+        """Have every shard load its share of ``index``; a searcher over them."""
+        import ray
+
+        segments = assign(index, len(self.actors))
+        rows = ray.get(
+            [a.load.remote(index.version, s) for a, s in zip(self.actors, segments, strict=True)]
+        )
+        log.info("index %s served by %d shards (sentences: %s)", index.version, len(rows), rows)
+        return ShardedSearcher(index, self.actors, segments)
+
+    def close(self) -> None:
+        """Stop the shard actors."""
+        import ray
+
+        for actor in self.actors:
+            ray.kill(actor)
