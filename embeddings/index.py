@@ -61,7 +61,7 @@ class IndexedSentence:
 @dataclass(frozen=True)
 class TermStats:
     """What BM25 needs to know of the whole archive for some terms: rows counted, their
-    total length in tokens, and how many rows hold each term. Shards add theirs up."""
+    total length in tokens, and how many rows hold each term."""
 
     rows: int
     total_length: int
@@ -71,15 +71,6 @@ class TermStats:
     def avg_length(self) -> float:
         """Mean row length (at least 1)."""
         return max(1.0, self.total_length / max(1, self.rows))
-
-    @staticmethod
-    def combine(parts: Sequence[TermStats]) -> TermStats:
-        """The statistics of several disjoint sets of segments together."""
-        return TermStats(
-            sum(p.rows for p in parts),
-            sum(p.total_length for p in parts),
-            tuple(int(sum(d)) for d in zip(*(p.df for p in parts), strict=True)),
-        )
 
 
 T = TypeVar("T")
@@ -362,15 +353,12 @@ class SearchIndex:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         return best_first(np.concatenate(all_rows), np.concatenate(all_scores), k)
 
-    def term_stats(
-        self, level: str, terms: Sequence[str], segments: Collection[int] | None = None
-    ) -> TermStats:
-        """BM25 statistics of ``terms`` over the searched segments (all by default)."""
-        searched = self._searched(segments)
+    def term_stats(self, level: str, terms: Sequence[str]) -> TermStats:
+        """BM25 statistics of ``terms`` over every segment."""
         return TermStats(
-            sum(self.segments[k].counts[level] for k in searched),
-            sum(self._total_length[level][k] for k in searched),
-            tuple(sum(self.segments[k].postings(level).df(t) for k in searched) for t in terms),
+            int(self.bases[level][-1]),
+            sum(self._total_length[level]),
+            tuple(sum(seg.postings(level).df(t) for seg in self.segments) for t in terms),
         )
 
     def bm25(

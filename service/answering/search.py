@@ -107,10 +107,6 @@ class IndexSearcher:
         self.index = index
         self.segments = None if segments is None else sorted(segments)
 
-    def stats(self, terms: Sequence[str]) -> dict[str, TermStats]:
-        """BM25 statistics of ``terms`` over the segments searched, per level."""
-        return {level: self.index.term_stats(level, terms, self.segments) for level in LEVELS}
-
     def search(self, query: Query, stats: dict[str, TermStats] | None = None) -> Hits:
         """The searches of ``query``; ``stats`` are the archive's when this is a shard."""
         idx, segs = self.index, self.segments
@@ -140,6 +136,12 @@ class IndexSearcher:
             pool_sentence_bm25=_lookup(s_rows, s_scores, pool),
             pool_passage_bm25=_lookup(p_rows, p_scores, idx.column("sentences", "passage", pool)),
         )
+
+
+def archive_stats(index: SearchIndex, terms: Sequence[str]) -> dict[str, TermStats]:
+    """BM25 statistics of ``terms`` over every segment of ``index``, per level: what shards
+    searching a share of the segments must score with."""
+    return {level: index.term_stats(level, terms) for level in LEVELS}
 
 
 def merge(index: SearchIndex, query: Query, parts: Sequence[Hits]) -> Hits:

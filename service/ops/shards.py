@@ -7,10 +7,12 @@ indexes and BM25 postings of its own segments only, from the data directory the 
 (shared storage, as replicas share it). The API process opens versions without ANN
 indexes: it reads rows, texts and vectors of the candidates, and the shards search.
 
-A question costs two parallel rounds, as Elasticsearch's ``dfs_query_then_fetch``: first
-every shard's BM25 statistics for the question's terms (summed: document frequencies, row
-counts and lengths are the archive's), then every shard's searches with those statistics,
-merged by ``service.answering.search.merge``. A sharded answer is the unsharded one.
+BM25 statistics must be the archive's, or a shard would weigh a term by how rare it is in its
+share. Elasticsearch's ``dfs_query_then_fetch`` spends a round asking every shard for them;
+here the API process has every segment's term dictionary (it opens the versions, only their
+ANN indexes stay on disk), so it computes them and sends them with the question: one
+parallel round per question, merged by ``service.answering.search.merge``. A sharded answer
+is the unsharded one.
 
 A shard actor that dies is restarted by Ray and the call retried; a restarted shard loads
 the version it is asked about on first use.
@@ -25,7 +27,7 @@ from typing import Any
 
 from embeddings.index import SearchIndex, TermStats
 from embeddings.snapshots import Snapshots
-from service.answering.search import LEVELS, Hits, IndexSearcher, Query, merge
+from service.answering.search import Hits, IndexSearcher, Query, archive_stats, merge
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +82,6 @@ class ShardActor:
             log.info("shard serving %d segments of version %s", len(positions), version)
         return searcher
 
-    def stats(self, version: str, segments: list[str], terms: list[str]) -> dict[str, TermStats]:
-        """This shard's BM25 statistics of ``terms``, per level."""
-        return self._searcher(version, segments).stats(terms)
-
     def search(
         self, version: str, segments: list[str], query: Query, stats: dict[str, TermStats]
     ) -> Hits:
@@ -100,13 +98,12 @@ class ShardedSearcher:
         self.segments = segments
 
     def search(self, query: Query) -> Hits:
-        """Statistics from every shard, then every shard's searches, merged."""
+        """Every shard's searches, with the archive's BM25 statistics, merged."""
         import ray
 
-        version, terms = self.index.version, list(query.terms)
-        calls = list(zip(self.actors, self.segments, strict=True))
-        parts = ray.get([a.stats.remote(version, segs, terms) for a, segs in calls])
-        stats = {level: TermStats.combine([p[level] for p in parts]) for level in LEVELS}
+        stats = archive_stats(self.index, query.terms)
+        calls = zip(self.actors, self.segments, strict=True)
+        version = self.index.version
         hits = ray.get([a.search.remote(version, segs, query, stats) for a, segs in calls])
         return merge(self.index, query, hits)
 

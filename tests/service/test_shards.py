@@ -20,10 +20,10 @@ import pytest
 from corpus.article import Article
 from corpus.defaults import DEFAULT_CORPUS_DIR
 from embeddings.encoder import Encoder
-from embeddings.index import SearchIndex, TermStats
+from embeddings.index import SearchIndex
 from embeddings.sparse import tokenize
 from service.answering.retrieve import Retriever
-from service.answering.search import LEVELS, Filters, Hits, IndexSearcher, Query, merge
+from service.answering.search import Filters, Hits, IndexSearcher, Query, archive_stats, merge
 from service.evaluation.squad import SquadQuestion, load_squad
 from service.ops.engine import Engine
 from service.ops.shards import assign
@@ -48,8 +48,7 @@ class InProcessShards:
         ]
 
     def search(self, query: Query) -> Hits:
-        parts = [p.stats(query.terms) for p in self.parts]
-        stats = {level: TermStats.combine([p[level] for p in parts]) for level in LEVELS}
+        stats = archive_stats(self.index, query.terms)
         return merge(self.index, query, [p.search(query, stats) for p in self.parts])
 
 
