@@ -93,6 +93,15 @@ class Settings(BaseSettings):
             return value.strip()
         return None
 
+    @field_validator("ray_address")
+    @classmethod
+    def _ray_address_is_an_address(cls, value: str | None) -> str | None:
+        value = (value or "").strip()
+        host, _, port = value.rpartition(":")
+        if value and value != "local" and not (host and port.isdigit()):
+            raise ValueError(f"ray_address: {value!r} is not a Ray head's host:port (or 'local')")
+        return value or None
+
     @model_validator(mode="after")
     def _shards_need_ray(self) -> Settings:
         if self.shards and not self.ray_address:

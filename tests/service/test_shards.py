@@ -155,6 +155,11 @@ def test_a_sharded_server_needs_a_cluster(tmp_path: Path) -> None:
     )
     assert run.returncode == 2
     assert "shards need a Ray cluster" in run.stderr
+    env.update(BRIEFING_SHARDS="2", BRIEFING_RAY_ADDRESS="head-without-port")
+    run = subprocess.run([*BRIEFING, "serve"], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert "'head-without-port' is not a Ray head's host:port" in run.stderr
+    assert not any(tmp_path.iterdir())  # nothing was started or written
 
 
 # --- a real server on a real cluster ---------------------------------------------------
