@@ -4,7 +4,10 @@ Sentences come from syntok, chosen by measurement (bench/segmenters.py): it tied
 fewest SQuAD answers cut by a sentence boundary and was the only candidate that handled
 every abbreviation, quotation and interview case in our hand set.
 Interview structure is kept: a "Q:" paragraph is a question, and the paragraphs after it
-(up to the next question or heading) are its answer, linked by ``Paragraph.question``.
+(up to the next question or heading) are its answer, linked by ``Paragraph.question``. An
+interview printed without labels (each question a paragraph of one short sentence ending
+in "?", as newspapers set a Q&A in bold) is recognised when an article has at least
+``MIN_UNLABELLED_QUESTIONS`` such paragraphs, each followed by one that is not a question.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from corpus.article import Paragraph, Role, Segmentation, Sentence
 from corpus.cleaning import QA_LABEL, looks_like_heading
 
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
+_ENDS_WITH_QUESTION = re.compile(r"\?[\"”’')\]]*$")
+# An unlabelled interview needs this many question paragraphs: one could be rhetorical.
+MIN_UNLABELLED_QUESTIONS = 2
+MAX_QUESTION_CHARS = 300
 
 
 def _paragraph_spans(text: str) -> Iterator[tuple[int, int]]:
@@ -95,18 +102,39 @@ def _repair(text: str, spans: list[tuple[int, int]], start: int, end: int) -> li
     return [s for span in out for s in _strip(text, *span)]
 
 
+def _unlabelled_questions(text: str, spans: list[tuple[int, int]]) -> set[int]:
+    """Paragraphs that are an unlabelled interview's questions (none if it is not one)."""
+    if any(QA_LABEL.match(text[a:b]) for a, b in spans):
+        return set()
+
+    def is_question(i: int) -> bool:
+        a, b = spans[i]
+        return (
+            b - a <= MAX_QUESTION_CHARS
+            and bool(_ENDS_WITH_QUESTION.search(text[a:b]))
+            and len(_sentence_spans(text, a, b)) == 1
+        )
+
+    asked = [i for i in range(len(spans) - 1) if is_question(i) and not is_question(i + 1)]
+    return set(asked) if len(asked) >= MIN_UNLABELLED_QUESTIONS else set()
+
+
 def segment(text: str) -> Segmentation:
     """Paragraphs and sentences of ``text``, with interview questions linked to answers."""
     paragraphs: list[Paragraph] = []
     sentences: list[Sentence] = []
     question: int | None = None
-    for p_index, (p_start, p_end) in enumerate(_paragraph_spans(text)):
+    spans = list(_paragraph_spans(text))
+    asked = _unlabelled_questions(text, spans)
+    for p_index, (p_start, p_end) in enumerate(spans):
         block = text[p_start:p_end]
         label = QA_LABEL.match(block)
         role: Role
         link: int | None = None
         body_start = p_start
-        if label:
+        if p_index in asked:
+            role, question = "question", p_index
+        elif label:
             body_start = p_start + label.end()
             if label.group("label").lower().startswith("q"):
                 role, question = "question", p_index

@@ -187,13 +187,19 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "eval",
         parents=[common],
-        help="measure answer quality on SQuAD-format data beside three baselines",
+        help="measure answer quality on SQuAD-format data (or the news set) beside three baselines",
         description="Ingest every paragraph of every article of the SQuAD file(s) (one "
         "article per title) into a fresh data directory, build the index, ask every question "
         "(or a seeded sample) through the same code path as POST /ask, and print Briefing's "
         "metrics beside BM25-only, dense-only and reciprocal-rank-fusion sentence retrieval.",
     )
-    p.add_argument("--squad", type=Path, action="append", required=True, metavar="FILE")
+    p.add_argument("--squad", type=Path, action="append", metavar="FILE")
+    p.add_argument(
+        "--news",
+        type=Path,
+        metavar="DIR",
+        help="instead, ask the news set in DIR (bench/news: invented articles and questions)",
+    )
     p.add_argument("--limit", type=int, help="ask a seeded sample of N questions")
     p.add_argument("--seed", type=int, default=0, help="sample seed (default 0)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -601,6 +607,10 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from service.evaluation.runner import format_table, run_eval
     from service.evaluation.squad import SquadError
 
+    if args.news is not None:
+        return _eval_news(args, settings)
+    if not args.squad:
+        raise CliError("give --squad FILE (SQuAD-format questions) or --news DIR")
     missing = [str(p) for p in args.squad if not p.is_file()]
     if missing:
         raise CliError(f"no such file: {', '.join(missing)}")
@@ -626,6 +636,30 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
         except SquadError as exc:
             raise CliError(str(exc)) from exc
     print(json.dumps(report, indent=2) if args.json else format_table(report))
+    return 0
+
+
+def _eval_news(args: argparse.Namespace, settings: Settings) -> int:
+    import tempfile
+
+    from service.evaluation.news import NewsSetError, format_news_table, load_news, run_news_eval
+
+    if not args.news.is_dir():
+        raise CliError(f"no such folder: {args.news}")
+    if args.data_dir is not None and args.data_dir.exists() and any(args.data_dir.iterdir()):
+        raise CliError(f"{args.data_dir} is not empty; eval needs a fresh data directory")
+    try:
+        news = load_news(args.news)
+    except NewsSetError as exc:
+        raise CliError(str(exc)) from exc
+    with tempfile.TemporaryDirectory(prefix="briefing-eval-") as tmp:
+        report = run_news_eval(
+            news,
+            settings.model_copy(update={"data_dir": args.data_dir or Path(tmp)}),
+            progress=sys.stderr.isatty(),
+            ablation=args.ablation,
+        )
+    print(json.dumps(report, indent=2) if args.json else format_news_table(report))
     return 0
 
 

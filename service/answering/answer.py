@@ -193,13 +193,24 @@ def quote_span(index: SearchIndex, sentence: int) -> tuple[int, int]:
     """Offsets of the quote built on ``sentence``: itself, with its next sentence if short,
     and with the sentence before it if it opens by pointing back to it ("They will reopen
     the bridge…" after the sentence naming the council), as long as the two fit in
-    ``MAX_QUOTE_CHARS``. Always one verbatim slice of the article."""
+    ``MAX_QUOTE_CHARS``. A later sentence of an interviewee's reply is quoted from the
+    reply's first sentence, which answers the question directly ("Yes, three days a week."),
+    within the same cap. Always one verbatim slice of the article."""
     s = index.sentences[sentence]
     start, end = s.start, s.end
     if len(s.text) < MIN_QUOTE_CHARS and sentence + 1 < len(index.sentences):
         nxt = index.sentences[sentence + 1]
         if nxt.passage == s.passage:
             end = nxt.end
+    if s.role == "answer":
+        reply = index.passage_sentences(s.passage)
+        first = index.sentences[reply.start]
+        if (
+            reply.start < sentence
+            and index.passages[s.passage].question is not None
+            and end - first.start <= MAX_QUOTE_CHARS
+        ):
+            return first.start, end
     if sentence > 0 and points_back(s.text):
         prev = index.sentences[sentence - 1]
         if prev.passage == s.passage and end - prev.start <= MAX_QUOTE_CHARS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -103,3 +104,39 @@ def test_caption_line_is_a_heading_not_a_quote(seed_text: str) -> None:
         s for s in seg.sentences if text[s.start : s.end] == "Hawiqa Deir e-Zor w3abridge"
     )
     assert caption.role == "heading" and not caption.quotable
+
+
+UNLABELLED = (
+    "Priya Raman has been head of highways since 2023. She spoke to us about the bridge.\n\n"
+    "Why did nobody spot the cracks earlier?\n\n"
+    "Honestly, we should have inspected the bridge sooner. The last inspection was in 2019.\n\n"
+    "Will the bridge open on time?\n\n"
+    "I am confident it will. The steel arrived last Thursday.\n\n"
+    "The council meets again on Monday."
+)
+
+
+def test_an_interview_printed_without_labels_is_recognised() -> None:
+    seg = segment(UNLABELLED)
+    roles = [p.role for p in seg.paragraphs]
+    assert roles == ["body", "question", "answer", "question", "answer", "answer"]
+    assert [p.question for p in seg.paragraphs] == [None, None, 1, None, 3, 3]
+    reply = next(s for s in seg.sentences if s.paragraph == 2)
+    assert UNLABELLED[reply.start : reply.end].startswith("Honestly, we should have")
+    assert not any(s.quotable for s in seg.sentences if s.paragraph in (1, 3))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # One question paragraph may be rhetorical: not an interview.
+        "So what went wrong?\n\nThe council ran out of money. Nobody noticed.",
+        # Two sentences, the last a question: a body paragraph.
+        "The mayor spoke. Who will pay?\n\nNobody knows.\n\nIs it over?\n\nNot yet.",
+        # Questions in a row answer nothing.
+        "Who knew?\n\nWho cared?\n\nThe report was filed.",
+    ],
+)
+def test_questions_that_are_not_an_interview_stay_body(text: str) -> None:
+    roles = [p.role for p in segment(text).paragraphs]
+    assert "question" not in roles and "answer" not in roles, roles
