@@ -1,7 +1,11 @@
 """Cues read from the words alone, without a tagger.
 
 Question types: a "how many" question wants a number, a "when" question a date; a sentence
-that holds what the question asks for earns a bonus in the fused score. Back-references: a
+that holds what the question asks for earns a bonus in the fused score. Units: a quantity
+question often names what is counted or measured ("how many votes", "how much did it cost",
+"how old", "what share"); a sentence holding a number of that unit earns a further bonus,
+so "Mr Nowak received 1,842 votes" beats a sentence sharing the question's words with some
+other number in it. Back-references: a
 sentence that opens by pointing back ("They will reopen…", "The company said…") needs the
 sentence before it to be understood on its own.
 """
@@ -9,6 +13,7 @@ sentence before it to be understood on its own.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Literal
 
 AnswerType = Literal["number", "date"]
@@ -46,6 +51,158 @@ def answer_type(question: str) -> AnswerType | None:
     if _NUMBER_Q.search(question):
         return "number"
     return None
+
+
+_NUM = (
+    r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"fifteen|twenty|thirty|forty|fifty|sixty|hundred|a\s+dozen|a\s+few|several)"
+)
+_UNIT_PATTERNS = {
+    "money": re.compile(
+        r"[£$€]\s?\d|\d[\d,.]*\s*(?:(?:million|billion|thousand|m|bn|k)\s+)?"
+        r"(?:pounds|dollars|euros|pence|cents|"
+        r"francs|yen)\b",
+        re.I,
+    ),
+    "percent": re.compile(r"\d\s*(?:%|percent\b|per\s+cent\b)", re.I),
+    "age": re.compile(
+        rf"\b{_NUM}[-\s]years?[-\s]old\b|\baged\s+\d{{1,3}}\b|,\s\d{{1,3}},|"
+        r"\b(?:was|is|were|are)\s+\d{1,3}\s*[.,;]",
+        re.I,
+    ),
+    "duration": re.compile(
+        rf"\b{_NUM}[-\s](?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|decades?|"
+        r"centur(?:y|ies)|nights?)\b",
+        re.I,
+    ),
+    "length": re.compile(
+        r"\d[\d,.]*[-\s]?(?:metres?|meters?|m\b|kilometres?|kilometers?|km\b|miles?|feet|"
+        r"foot|ft\b|inches|cm\b|centimetres?|millimetres?|mm\b)",
+        re.I,
+    ),
+}
+_MONEY_Q = re.compile(
+    r"[£$€]|\b(money|cost|costs|costing|pay|paid|paying|spend|spent|worth|fine|fined|price|"
+    r"raise|raised|compensation|fund|budget|salary|bonus|fee|fees|fare|fares|bill|bills|"
+    r"steal|stole|stolen|lose|lost|charge|charged|claims?|dollars|pounds|euros|revenue|profit|loss|"
+    r"sales|invest|invested|investment|donate|donated)\b",
+    re.I,
+)
+_SHARE_Q = re.compile(
+    r"\b(what|which)\s+(share|percentage|percent|proportion|portion|fraction)\b|"
+    r"\bturnout\b|\bhow\s+many\s+percent\b",
+    re.I,
+)
+_COUNTED = re.compile(r"\bhow\s+(?:many|much)\s+((?:[a-z][\w'-]*\s*){1,3})", re.I)
+# Words after "how many" that are not what is counted.
+_NOT_COUNTED = frozenset(
+    {
+        "more",
+        "less",
+        "longer",
+        "further",
+        "extra",
+        "other",
+        "different",
+        "separate",
+        "individual",
+        "new",
+        "old",
+        "of",
+        "money",
+        "did",
+        "do",
+        "does",
+        "are",
+        "were",
+        "will",
+        "would",
+        "have",
+        "has",
+        "had",
+        "is",
+        "was",
+        "can",
+        "could",
+        "should",
+        "may",
+        "might",
+        "must",
+        "in",
+        "on",
+        "at",
+        "for",
+        "to",
+        "from",
+        "per",
+        "a",
+        "an",
+        "the",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What a quantity question measures: a unit family, or the words naming what it
+    counts (the first few after "how many", one of them the counted noun)."""
+
+    family: str | None = None
+    nouns: tuple[str, ...] = ()
+
+
+def _singular(word: str) -> str:
+    word = word.lower().strip(".,;:'’\"“”()")
+    if word.endswith("'s") or word.endswith("’s"):
+        word = word[:-2]
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("sses", "xes", "ches", "shes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def unit_of(question: str) -> Unit | None:
+    """The unit a quantity question names, if it names one."""
+    low = question.lower()
+    if _SHARE_Q.search(question):
+        return Unit("percent")
+    if re.search(r"\bhow\s+old\b", low):
+        return Unit("age")
+    if re.search(r"\bhow\s+(far|high|tall|deep|wide)\b", low):
+        return Unit("length")
+    if re.search(r"\bhow\s+long\b", low):
+        return Unit("duration")
+    if re.search(r"\bhow\s+much\b", low) and _MONEY_Q.search(question):
+        return Unit("money")
+    m = _COUNTED.search(question)
+    if m:
+        nouns: list[str] = []
+        for word in m.group(1).split():
+            if word.lower() in _NOT_COUNTED:
+                if nouns:
+                    break
+                continue
+            nouns.append(_singular(word))
+        if nouns:
+            return Unit(nouns=tuple(nouns))
+    return None
+
+
+def holds_unit(unit: Unit, sentence: str) -> bool:
+    """Whether ``sentence`` holds a quantity of ``unit``: a number of that family, or a
+    number followed within four words by one of the counted words."""
+    if unit.family is not None:
+        return bool(_UNIT_PATTERNS[unit.family].search(sentence))
+    tokens = sentence.split()
+    for i, token in enumerate(tokens):
+        if re.fullmatch(_NUM, token.strip(".,;:()"), re.I) and any(
+            _singular(w) in unit.nouns for w in tokens[i + 1 : i + 5]
+        ):
+            return True
+    return False
 
 
 def holds(kind: AnswerType, sentence: str) -> bool:

@@ -1,0 +1,94 @@
+"""Unit cues: what a quantity question measures, and which sentences hold it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from corpus.article import Article
+from embeddings.encoder import Encoder
+from service.answering.cues import Unit, holds_unit, unit_of
+from service.ops.engine import Engine
+from service.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("question", "unit"),
+    [
+        ("How many votes did Tomasz Nowak get?", Unit(nouns=("vote",))),
+        ("How many Roman coins were found?", Unit(nouns=("roman", "coin"))),
+        ("How many extra workers did Kestrel hire?", Unit(nouns=("worker",))),
+        ("How many nursing vacancies are there?", Unit(nouns=("nursing", "vacancy"))),
+        ("How much did the new wing cost?", Unit("money")),
+        ("How much was Aske Water fined?", Unit("money")),
+        ("What share of members voted to strike?", Unit("percent")),
+        ("What was the turnout?", Unit("percent")),
+        ("How old was she when she died?", Unit("age")),
+        ("How long was he jailed for?", Unit("duration")),
+        ("How high did the river rise?", Unit("length")),
+        ("Who won the by-election?", None),
+        ("When will the bridge reopen?", None),
+    ],
+)
+def test_the_unit_a_question_names(question: str, unit: Unit | None) -> None:
+    assert unit_of(question) == unit
+
+
+@pytest.mark.parametrize(
+    ("unit", "sentence", "expected"),
+    [
+        (Unit(nouns=("vote",)), "Mr Nowak received 1,842 votes, ahead of Labour.", True),
+        (Unit(nouns=("vote",)), "Turnout was 29 percent of 12,000 voters.", False),
+        (Unit(nouns=("coin",)), "A hoard of about 1,100 Roman coins was found.", True),
+        (Unit(nouns=("rain",)), "About 94 millimetres of rain fell.", True),
+        (Unit("money"), "It cost £31 million, more than budgeted.", True),
+        (Unit("money"), "The wing has 48 beds and four bays.", False),
+        (Unit("money"), "Costs rose to 2.5 million euros.", True),
+        (Unit("percent"), "Of the members, 87 percent backed strike action.", True),
+        (Unit("percent"), "Of the 4,000 members, most backed strike action.", False),
+        (Unit("age"), "Graham Witt, 61, of Brindle, was jailed.", True),
+        (Unit("age"), "The 112-year-old bridge was shut.", True),
+        (Unit("age"), "She was 91.", True),
+        (Unit("age"), "The bridge carries 14,000 vehicles.", False),
+        (Unit("duration"), "He was jailed for four years.", True),
+        (Unit("duration"), "The talks lasted eleven hours.", True),
+        (Unit("duration"), "He stole £780,000.", False),
+        (Unit("length"), "The river peaked at 4.1 metres.", True),
+    ],
+)
+def test_sentences_holding_a_quantity_of_the_unit(
+    unit: Unit, sentence: str, expected: bool
+) -> None:
+    assert holds_unit(unit, sentence) is expected
+
+
+WING = (
+    "A new emergency wing at Northgate General Hospital opened on Wednesday, 18 months "
+    "later than planned.\n\n"
+    "The new emergency wing has 48 beds and four resuscitation bays. It cost £31 million, "
+    "£6 million more than budgeted.\n\n"
+    "Why was it late?\n\n"
+    "Yes, it was late. The ventilation system failed its first test, and we had to replace "
+    "the fans in every ward of the new emergency wing.\n\n"
+    "Will it be busy?\n\n"
+    "Very. We expect 200 patients a day."
+)
+
+
+def test_the_unit_cue_and_interview_replies_choose_the_quote(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=encoder)
+    try:
+        engine.ingest_articles([Article("wing", "Hospital wing opens", WING, "Courier")])
+        engine.rebuild()
+        cost = engine.ask("How much did the new emergency wing cost?").answer.quotes[0]
+        assert "£31 million" in cost.text
+        # A later sentence of a reply is quoted from the reply's opening.
+        fans = engine.ask("Why did the ventilation fans need replacing in every ward?")
+        first = fans.answer.quotes[0]
+        assert first.text.startswith("Yes, it was late. The ventilation system failed")
+        assert WING[first.start : first.end] == first.text
+    finally:
+        engine.close()
