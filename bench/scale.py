@@ -162,17 +162,21 @@ def reader(data: Path) -> None:
         print(json.dumps(out), flush=True)
 
 
-def _ask_all(engine: Engine, questions: list[str], warmup: int) -> dict[str, Any]:
+def time_asks(
+    engine: Engine, questions: list[str], warmup: int
+) -> tuple[list[float], list[float], list[np.ndarray], list[list[tuple[str, int, int]]]]:
+    """``Engine.ask`` and the same without encoding, timed per question (ms), after
+    ``warmup`` questions; with each question's vector and its quotes (article, offsets)."""
     live = engine.live
     assert live is not None
-    index = live.index
     for q in questions[:warmup]:
         engine.ask(q)
-    ask_ms, retrieval_ms, vectors = [], [], []
+    ask_ms, retrieval_ms, vectors, answers = [], [], [], []
     for q in questions:
         t = time.perf_counter()
-        engine.ask(q)
+        result = engine.ask(q)
         ask_ms.append((time.perf_counter() - t) * 1000)
+        answers.append([(x.article_id, x.start, x.end) for x in result.answer.quotes])
         vector = engine.encoder.encode([q])[0]
         vectors.append(vector)
         t = time.perf_counter()
@@ -186,12 +190,19 @@ def _ask_all(engine: Engine, questions: list[str], warmup: int) -> dict[str, Any
             top_k=3,
         )
         retrieval_ms.append((time.perf_counter() - t) * 1000)
+    return ask_ms, retrieval_ms, vectors, answers
+
+
+def _ask_all(engine: Engine, questions: list[str], warmup: int) -> dict[str, Any]:
+    live = engine.live
+    assert live is not None
+    ask_ms, retrieval_ms, vectors, _ = time_asks(engine, questions, warmup)
     rss = _rss_mb()  # before the exact search below reads every vector
     return {
         "ask_ms_p50": statistics.median(ask_ms),
         "ask_ms_p95": float(np.percentile(ask_ms, 95)),
         "retrieval_ms_p50": statistics.median(retrieval_ms),
-        "ann_recall": _recall(index, np.stack(vectors), 50),
+        "ann_recall": _recall(live.index, np.stack(vectors), 50),
         "rss_after_asking_mb": rss,
     }
 

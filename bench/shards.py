@@ -33,9 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scale import _pool, _rss_mb  # bench/scale.py, beside this file
+from scale import _pool, _rss_mb, time_asks  # bench/scale.py, beside this file
 
-from service.answering.asking import answer_question
 from service.ops.engine import Engine
 from service.settings import Settings
 
@@ -70,26 +69,7 @@ def side(data: Path, shards: int, questions: list[str]) -> dict[str, Any]:
     load_s = time.perf_counter() - t
     live = engine.live
     assert live is not None
-    for q in questions[:20]:
-        engine.ask(q)
-    ask_ms, retrieval_ms, answers = [], [], []
-    for q in questions:
-        t = time.perf_counter()
-        result = engine.ask(q)
-        ask_ms.append((time.perf_counter() - t) * 1000)
-        answers.append([[x.article_id, x.start, x.end] for x in result.answer.quotes])
-        vector = engine.encoder.encode([q])[0]
-        t = time.perf_counter()
-        answer_question(
-            live,
-            q,
-            vector,
-            engine.store.get_if_current,
-            reranker=None,
-            policy=engine.rerank_policy,
-            top_k=3,
-        )
-        retrieval_ms.append((time.perf_counter() - t) * 1000)
+    ask_ms, retrieval_ms, _, answers = time_asks(engine, questions, 20)
     report = {
         "segments": len(live.index.segments),
         "sentences": live.index.live_counts["sentences"],

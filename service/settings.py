@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     # the cluster's address (host:port, or "local" to start one in this process).
     shards: Annotated[int, Field(ge=0, le=64)] = 0
     ray_address: str | None = None
+    # Seconds a question waits for the shards before failing with 503 search_unavailable.
+    shard_timeout_s: Annotated[float, Field(gt=0)] = 10.0
     # Origins (scheme://host[:port]) whose pages may call the API from a browser, comma
     # separated; empty means only the service's own origin (the demo page at /).
     cors_origins: str = ""

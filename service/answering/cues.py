@@ -90,7 +90,7 @@ _MONEY_Q = re.compile(
 )
 _SHARE_Q = re.compile(
     r"\b(what|which)\s+(share|percentage|percent|proportion|portion|fraction)\b|"
-    r"\bturnout\b|\bhow\s+many\s+percent\b",
+    r"\bturnout\b|\bhow\s+many\s+percent\b|\bhow\s+much\s+of\b",
     re.I,
 )
 _COUNTED = re.compile(r"\bhow\s+(?:many|much)\s+((?:[a-z][\w'-]*\s*){1,3})", re.I)
@@ -174,7 +174,7 @@ def unit_of(question: str) -> Unit | None:
     if re.search(r"\bhow\s+(far|high|tall|deep|wide)\b", low):
         return Unit("length")
     if re.search(r"\bhow\s+long\b", low):
-        return Unit("duration")
+        return Unit("extent")  # "how long was he jailed", "how long is the Rhine"
     if re.search(r"\bhow\s+much\b", low) and _MONEY_Q.search(question):
         return Unit("money")
     m = _COUNTED.search(question)
@@ -194,6 +194,8 @@ def unit_of(question: str) -> Unit | None:
 def holds_unit(unit: Unit, sentence: str) -> bool:
     """Whether ``sentence`` holds a quantity of ``unit``: a number of that family, or a
     number followed within four words by one of the counted words."""
+    if unit.family == "extent":
+        return holds_unit(Unit("duration"), sentence) or holds_unit(Unit("length"), sentence)
     if unit.family is not None:
         return bool(_UNIT_PATTERNS[unit.family].search(sentence))
     tokens = sentence.split()

@@ -81,9 +81,14 @@ def _empty_ranked() -> Ranked:
 EMPTY_HITS = Hits(_empty_ranked(), _empty_ranked(), _empty_ranked(), _empty_ranked(), 0.0, 0.0)
 
 
+class SearchUnavailableError(RuntimeError):
+    """The searches could not run (an index shard did not answer); retry shortly."""
+
+
 class Searcher(Protocol):
     """Anything that runs a question's searches over one version: the index itself, or
-    shards of it (``service.ops.shards``)."""
+    shards of it (``service.ops.shards``). Raises ``SearchUnavailableError`` when the
+    searches cannot run."""
 
     def search(self, query: Query) -> Hits: ...
 

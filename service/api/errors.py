@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from service.answering.search import SearchUnavailableError
 from service.api.schemas import ErrorResponse
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,16 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message or str(exc.detail), headers=headers)
 
 
+async def _search_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("%s %s: %s", request.method, request.url.path, exc)
+    return error_response(
+        503,
+        "search_unavailable",
+        f"the index cannot be searched right now ({exc}); retry shortly",
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", "something went wrong on our side")
@@ -128,4 +139,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(SearchUnavailableError, _search_unavailable)
     app.add_exception_handler(Exception, _unexpected)

@@ -67,7 +67,9 @@ class Engine:
         self._shards: ShardPool | None = None
         if settings.shards:
             cluster.connect(settings.ray_address or "local")
-            self._shards = ShardPool(self.data.index_root, settings.shards)
+            self._shards = ShardPool(
+                self.data.index_root, settings.shards, settings.shard_timeout_s
+            )
         self.conversations: ConversationStore = (
             RedisConversationStore(
                 shared.client(settings.redis_url),
@@ -117,6 +119,11 @@ class Engine:
             if self._reranker is None:
                 self._reranker = Reranker.load(self.settings.reranker_path)
             return self._reranker
+
+    @property
+    def shards(self) -> ShardPool | None:
+        """The index shards searching for this engine, if it searches in shards."""
+        return self._shards
 
     @property
     def live(self) -> Live | None:

@@ -24,8 +24,10 @@ from service.settings import Settings
         ("How much was Aske Water fined?", Unit("money")),
         ("What share of members voted to strike?", Unit("percent")),
         ("What was the turnout?", Unit("percent")),
+        ("How much of Europe's population did it kill?", Unit("percent")),
         ("How old was she when she died?", Unit("age")),
-        ("How long was he jailed for?", Unit("duration")),
+        ("How long was he jailed for?", Unit("extent")),
+        ("How long is the Rhine?", Unit("extent")),
         ("How high did the river rise?", Unit("length")),
         ("Who won the by-election?", None),
         ("When will the bridge reopen?", None),
@@ -55,6 +57,9 @@ def test_the_unit_a_question_names(question: str, unit: Unit | None) -> None:
         (Unit("duration"), "The talks lasted eleven hours.", True),
         (Unit("duration"), "He stole £780,000.", False),
         (Unit("length"), "The river peaked at 4.1 metres.", True),
+        (Unit("extent"), "The Rhine is 1,230 km long.", True),
+        (Unit("extent"), "He was jailed for four years.", True),
+        (Unit("extent"), "He stole £780,000.", False),
     ],
 )
 def test_sentences_holding_a_quantity_of_the_unit(

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -269,3 +270,54 @@ def test_a_sharded_server_answers_as_one_process_follows_versions_and_survives_a
         assert not actor_pids("ShardActor")
     served = log.read_text()
     assert "served by 2 shards" in served and "Traceback" not in served, served[-3000:]
+
+
+def test_a_shard_gone_for_good_is_replaced_and_a_hung_one_fails_fast(
+    ray_cluster: str, archive: Engine, encoder: Encoder, serve: Any
+) -> None:
+    import ray
+
+    settings = Settings(
+        data_dir=archive.settings.data_dir,
+        shards=2,
+        ray_address=ray_cluster,
+        shard_timeout_s=2.0,
+        reload_interval_s=0,
+    )
+    engine = Engine(settings, encoder=encoder)
+    try:
+        engine.load_live()
+        pool = engine.shards
+        assert pool is not None
+        client = serve(engine, settings)
+        question = ANSWERABLE[0][0]
+        expected = [
+            (q.article_id, q.start, q.end, q.text) for q in archive.ask(question).answer.quotes
+        ]
+
+        # Killed without restart: replaced, the question retried, the answer unchanged.
+        gone = pool.actors[0]
+        ray.kill(gone, no_restart=True)
+        r = client.post("/ask", json={"question": question})
+        assert r.status_code == 200, r.text
+        assert _quotes(r.json()) == expected
+        assert pool.actors[0] is not gone
+
+        # Hung (stopped): the question fails within the timeout with a 503, not a hang.
+        hung = ray.get(pool.actors[1].status.remote())["pid"]
+        os.kill(hung, signal.SIGSTOP)
+        try:
+            began = time.monotonic()
+            r = client.post("/ask", json={"question": question})
+            took = time.monotonic() - began
+        finally:
+            os.kill(hung, signal.SIGCONT)
+        assert r.status_code == 503, r.text
+        assert r.json()["error"]["code"] == "search_unavailable"
+        assert r.headers["Retry-After"] == "1"
+        assert 2.0 <= took < 10.0
+        # Resumed, it answers again.
+        r = client.post("/ask", json={"question": question})
+        assert r.status_code == 200 and _quotes(r.json()) == expected
+    finally:
+        engine.close()
