@@ -169,14 +169,21 @@ def cut_quotes(
         if article is None:
             continue
         start, end = quote_span(index, cand.sentence)
-        if any(a == s.article and start < e and st < end for a, st, e in taken):
-            continue
+        if _overlaps(taken, s.article, start, end):
+            # What the quote would take in is quoted already: the sentence alone, if new.
+            start, end = s.start, s.end
+            if _overlaps(taken, s.article, start, end):
+                continue
         n = numbers.setdefault(s.article, len(numbers) + 1)
         taken.append((s.article, start, end))
         quotes.append(
             Quote(article.text[start:end], article.id, start, end, round(cand.score, 4), n)
         )
     return quotes, [Citation(n, index.articles[row]) for row, n in numbers.items()]
+
+
+def _overlaps(taken: list[tuple[int, int, int]], article: int, start: int, end: int) -> bool:
+    return any(a == article and start < e and st < end for a, st, e in taken)
 
 
 def quoted(text: str) -> str:

@@ -179,6 +179,7 @@ def test_eval_end_to_end(tmp_path: Path, encoder: Encoder, reranker: Reranker) -
         "with reranker",
         "without passage context",
         "without answer-type cue",
+        "without unit cue",
         "sentence fusion only",
     }
     assert report["ablation"]["with reranker"]["questions"] == 4
