@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from embeddings.index import SearchIndex
-from embeddings.sparse import tokenize
+from embeddings.sparse import idf, tokenize
 from service.answering.cues import answer_type, holds, holds_unit, unit_of
 from service.answering.search import Filters, IndexSearcher, Query, Searcher
 
@@ -37,6 +37,9 @@ class Weights:
     # An interview answer's opening sentence is its direct answer: it earns this weight
     # times the similarity of the question to the interviewer's question.
     interview_lead: float = 0.2
+    # Every sentence of an interview reply: this weight times the share of the question's
+    # terms that the interviewer's question holds.
+    interview_terms: float = 0.1  # news set: first quote 0.795 -> 0.804, seed unchanged
     # A sentence holding the kind of answer the question asks for (a number, a date).
     answer_type: float = 0.2
     # A sentence holding a quantity of the unit the question names (votes, pounds, years).
@@ -145,6 +148,25 @@ class Retriever:
         if has_lead.any():
             q_dense = idx.vectors("passages", lead_q[has_lead]) @ vector
             fused[has_lead] += w.interview_lead * np.clip(q_dense, 0.0, None)
+
+        asked_by = idx.column("passages", "question", p_ids)
+        in_reply = asked_by >= 0
+        if w.interview_terms and terms and in_reply.any():
+            # An interviewer who asked in the user's words: every sentence of the reply
+            # earns the share of the question's terms (weighted by rarity, so the story's
+            # own names count little) that the interviewer's question holds.
+            wanted = list(dict.fromkeys(terms))
+            stats = idx.term_stats("sentences", wanted)
+            rarity = {t: idf(stats.rows, df) for t, df in zip(wanted, stats.df, strict=True)}
+            total = sum(rarity.values()) or 1.0
+            share = {
+                int(q): sum(rarity.get(x, 0.0) for x in set(self._terms_of_question(int(q))))
+                / total
+                for q in np.unique(asked_by[in_reply])
+            }
+            fused[in_reply] += w.interview_terms * np.array(
+                [share[int(q)] for q in asked_by[in_reply]], dtype=np.float32
+            )
         if prefer_articles and w.conversation:
             preferred = [r for r in map(idx.article_row, prefer_articles) if r is not None]
             fused += w.conversation * np.isin(s_article, preferred)
@@ -206,6 +228,10 @@ class Retriever:
         if question is not None:
             found = found | self._terms_of(question)
         return len(query_terms & found) / len(query_terms)
+
+    def _terms_of_question(self, passage: int) -> list[str]:
+        """Terms of an interviewer's question (a question passage's own text)."""
+        return tokenize([" ".join(self.index.texts(self.index.passage_sentences(passage)))])[0]
 
     def _terms_of(self, passage: int) -> frozenset[str]:
         """Terms of a passage and of its article's title (the sentence's are among them)."""

@@ -240,7 +240,7 @@ def format_news_table(report: dict[str, Any]) -> str:
         )
     for name, m in report.get("ablation", {}).items():
         lines.append(
-            f"ablation {name:26s} first {m['answer_in_first_quote']}  "
+            f"ablation {name:34s} first {m['answer_in_first_quote']}  "
             f"top3 {m['answer_in_top3_quotes']}  article@1 {m['article_recall_at_1']}"
         )
     return "\n".join(lines)

@@ -32,6 +32,7 @@ ABLATIONS: dict[str, Callable[[Weights], dict[str, Any]]] = {
     },
     "without answer-type cue": lambda w: {"weights": replace(w, answer_type=0.0)},
     "without unit cue": lambda w: {"weights": replace(w, unit=0.0)},
+    "without interviewer's-words cue": lambda w: {"weights": replace(w, interview_terms=0.0)},
     "sentence fusion only": lambda w: {
         "rerank": False,
         "weights": replace(w, passage_dense=0.0, passage_bm25=0.0, answer_type=0.0),
@@ -186,7 +187,7 @@ def format_table(report: dict[str, Any]) -> str:
     )
     for name, metrics in report.get("ablation", {}).items():
         lines.append(
-            f"ablation {name:26s} first {metrics['answer_in_first_quote']}  "
+            f"ablation {name:34s} first {metrics['answer_in_first_quote']}  "
             f"top3 {metrics['answer_in_top3_quotes']}  p@1 {metrics['passage_recall_at_1']}"
         )
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from corpus.article import Article
 from embeddings.encoder import Encoder
 from service.answering.cues import Unit, holds_unit, unit_of
+from service.evaluation.news import load_news
 from service.ops.engine import Engine
 from service.settings import Settings
 
@@ -95,5 +97,24 @@ def test_the_unit_cue_and_interview_replies_choose_the_quote(
         first = fans.answer.quotes[0]
         assert first.text.startswith("Yes, it was late. The ventilation system failed")
         assert WING[first.start : first.end] == first.text
+    finally:
+        engine.close()
+
+
+def test_a_reply_to_the_question_asked_in_the_users_words_comes_first(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    news = load_news(Path(__file__).resolve().parents[2] / "bench" / "news")
+    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=encoder)
+    try:
+        engine.ingest_articles(news.articles)
+        engine.rebuild()
+        # The interviewer asked "What did Margaret Lowe teach you?"
+        question = "What did Margaret Lowe teach the festival director?"
+        first = engine.ask(question).answer.quotes[0].text
+        assert "to say yes to young artists" in first
+        # Without the interviewer's-words cue, another sentence about her comes first.
+        engine.configure(weights=replace(engine.weights, interview_terms=0.0))
+        assert "to say yes to young artists" not in engine.ask(question).answer.quotes[0].text
     finally:
         engine.close()

@@ -180,6 +180,7 @@ def test_eval_end_to_end(tmp_path: Path, encoder: Encoder, reranker: Reranker) -
         "without passage context",
         "without answer-type cue",
         "without unit cue",
+        "without interviewer's-words cue",
         "sentence fusion only",
     }
     assert report["ablation"]["with reranker"]["questions"] == 4
