@@ -183,7 +183,9 @@ def brief(
     after, before = where.published_after, where.published_before
     if after and before and after > before:
         return Briefing(request, [], [], 0.0, _nothing(request), index.version)
-    retrieval = live.retriever.retrieve(request.topic, vector, where, pools=POOLS)
+    retrieval = live.retriever.retrieve(
+        request.topic, vector, where, pools=POOLS, interviewer_cue=False
+    )
     candidates = retrieval.candidates
     if not candidates:
         return Briefing(request, [], [], 0.0, _nothing(request), index.version)

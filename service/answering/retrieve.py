@@ -109,11 +109,13 @@ class Retriever:
         answered_before: Sequence[tuple[str, int]] = (),
         *,
         pools: tuple[int, int] | None = None,
+        interviewer_cue: bool = True,
     ) -> Retrieval:
         """Candidates for ``question`` (whose embedding is ``vector``), best first.
 
         ``pools`` overrides how many sentences and passages each search contributes (a
-        briefing casts a wider net than a question).
+        briefing casts a wider net than a question); a briefing's topic is not a question an
+        interviewer may have asked, so it turns ``interviewer_cue`` off.
 
         For a follow-up, sentences of ``prefer_articles`` (the articles that answered the
         turn before) earn a bonus, and the sentences that answered it, given as
@@ -151,7 +153,7 @@ class Retriever:
 
         asked_by = idx.column("passages", "question", p_ids)
         in_reply = asked_by >= 0
-        if w.interview_terms and terms and in_reply.any():
+        if interviewer_cue and w.interview_terms and terms and in_reply.any():
             # An interviewer who asked in the user's words: every sentence of the reply
             # earns the share of the question's terms (weighted by rarity, so the story's
             # own names count little) that the interviewer's question holds.
