@@ -191,8 +191,11 @@ class ShardPool:
         import ray
 
         segments = assign(index, len(self.actors))
+        # Bounded: a hung shard must not hold the swap (the live version keeps serving, and
+        # following published versions tries again).
         rows = ray.get(
-            [a.load.remote(index.version, s) for a, s in zip(self.actors, segments, strict=True)]
+            [a.load.remote(index.version, s) for a, s in zip(self.actors, segments, strict=True)],
+            timeout=max(LOAD_TIMEOUT_S, self.timeout_s),
         )
         log.info("index %s served by %d shards (sentences: %s)", index.version, len(rows), rows)
         return ShardedSearcher(index, self, segments)
