@@ -1,12 +1,14 @@
 """Hybrid retrieval: score every candidate sentence with its own and its passage's evidence.
 
 Candidates are the union of the dense (FAISS) and BM25 top sentences and all sentences of
-the top passages. Each gets four signals: cosine similarity of the sentence and of its
-passage to the question, and BM25 of each normalised by the best BM25 score for the query.
-The fused score is their weighted sum, plus bonuses for a sentence holding the kind of
-answer the question asks for and for the opening sentence of a matching interview answer;
-``rerank`` may then re-order the head with a cross-encoder. The absolute signals also feed
-the confidence.
+the top passages (``service.answering.search``: over the index, or merged from its shards).
+Each gets four signals: cosine similarity of the sentence and of its passage to the
+question, and BM25 of each normalised by the best BM25 score for the query. The fused score
+is their weighted sum, plus bonuses for a sentence holding the kind of answer the question
+asks for (a number, a date) and a quantity of the unit it names, for the opening sentence
+of a matching interview answer, and for every sentence of a reply whose interviewer asked in
+the user's words; ``rerank`` may then re-order the head with a cross-encoder. The absolute
+signals also feed the confidence.
 """
 
 from __future__ import annotations
