@@ -191,7 +191,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Ingest every paragraph of every article of the SQuAD file(s) (one "
         "article per title) into a fresh data directory, build the index, ask every question "
         "(or a seeded sample) through the same code path as POST /ask, and print Briefing's "
-        "metrics beside BM25-only, dense-only and reciprocal-rank-fusion sentence retrieval.",
+        "metrics beside BM25-only, dense-only and reciprocal-rank-fusion sentence retrieval. "
+        "With --news DIR, the same for a news set instead (bench/news: invented articles and "
+        "questions; see its README).",
     )
     p.add_argument("--squad", type=Path, action="append", metavar="FILE")
     p.add_argument(
