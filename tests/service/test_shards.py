@@ -319,5 +319,22 @@ def test_a_shard_gone_for_good_is_replaced_and_a_hung_one_fails_fast(
         # Resumed, it answers again.
         r = client.post("/ask", json={"question": question})
         assert r.status_code == 200 and _quotes(r.json()) == expected
+
+        # A sharded server is also a writer: what it indexes (a new segment, written while
+        # this process holds no ANN index) its shards search.
+        engine.ingest_articles(
+            [
+                Article(
+                    id="tram-fares",
+                    title="Tram fares frozen",
+                    text="Tram fares in Marrowby will be frozen at £2.10 until 2028, the city "
+                    "council said on Friday.",
+                    source="Courier",
+                )
+            ]
+        )
+        engine.update_index()
+        r = client.post("/ask", json={"question": "Until when are tram fares frozen?"})
+        assert r.status_code == 200 and "until 2028" in _quotes(r.json())[0][3]
     finally:
         engine.close()
