@@ -1,0 +1,92 @@
+"""Sweep one fusion weight over the news set, a SQuAD v1.1 tune sample and the seed set.
+
+    python bench/cue_sweep.py unit 0 0.05 0.1 0.15 0.2 0.3
+    python bench/cue_sweep.py interview_terms 0 0.1 0.2 0.3 [--squad-limit 2000]
+
+Each set is indexed once (the news set's 40 articles, the SQuAD v1.1 tune articles, the
+seed article); then, for each value, ``Weights.<name>`` is set with ``Engine.configure``
+and every question asked through the ``/ask`` code path (3 quotes). Printed per value:
+answer in the first quote / in the top three, for each set (SQuAD: a seeded sample of
+``--squad-limit`` questions, seed 0, as ``briefing eval --limit 2000 --seed 0`` draws it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import random
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from corpus.defaults import DEFAULT_CORPUS_DIR
+from embeddings.encoder import Encoder
+from service.answering.retrieve import Weights
+from service.evaluation.metrics import contains_answer
+from service.evaluation.news import load_news
+from service.evaluation.squad import load_squad
+from service.ops.engine import Engine
+from service.settings import Settings
+from tests.service.seed_questions import ANSWERABLE
+
+ROOT = Path(__file__).resolve().parents[1]
+SQUAD = ROOT.parent / "shared" / "eval" / "squad-v1.1-dev-tune.json"
+
+
+def _rates(engine: Engine, items: Sequence[tuple[str, Sequence[str]]]) -> tuple[float, float]:
+    first = top3 = 0
+    for question, golds in items:
+        quotes = engine.ask(question, top_k=3).answer.quotes
+        first += bool(quotes) and contains_answer(quotes[0].text, golds)
+        top3 += any(contains_answer(q.text, golds) for q in quotes[:3])
+    return round(first / len(items), 4), round(top3 / len(items), 4)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    names = [f.name for f in dataclasses.fields(Weights)]
+    parser.add_argument("weight", choices=names, help="the Weights field to sweep")
+    parser.add_argument("values", nargs="+", type=float, help="values to try")
+    parser.add_argument("--squad-limit", type=int, default=2000)
+    args = parser.parse_args()
+
+    news = load_news(ROOT / "bench" / "news")
+    squad = load_squad([SQUAD])
+    sample = random.Random(0).sample(squad.questions, min(args.squad_limit, len(squad.questions)))
+    with tempfile.TemporaryDirectory(prefix="briefing-sweep-") as tmp:
+        encoder = Encoder.load()
+        engines = {
+            name: Engine(Settings(data_dir=Path(tmp) / name), encoder=encoder)
+            for name in ("n", "q", "s")
+        }
+        engines["n"].ingest_articles(news.articles)
+        engines["q"].ingest_articles(squad.articles)
+        engines["s"].ingest([DEFAULT_CORPUS_DIR])
+        for engine in engines.values():
+            engine.rebuild()
+        sets = {
+            "news": (engines["n"], [(q.question, q.answers) for q in news.questions]),
+            "squad": (engines["q"], [(q.question, q.golds) for q in sample]),
+            "seed": (engines["s"], [(q, list(g)) for q, g in ANSWERABLE]),
+        }
+        base = engines["n"].weights
+        print(f"{args.weight:>16}  " + "  ".join(f"{s + ' first/top3':>22}" for s in sets))
+        for value in args.values:
+            cells = []
+            for engine, items in sets.values():
+                engine.configure(weights=replace(base, **{args.weight: value}))
+                first, top3 = _rates(engine, items)
+                cells.append(f"{first:>11} / {top3:<8}")
+            print(f"{value:>16}  " + "  ".join(cells), flush=True)
+        for engine in engines.values():
+            engine.close()
+
+
+if __name__ == "__main__":
+    main()
