@@ -205,8 +205,12 @@ def test_killing_the_ingest_loses_nothing_acknowledged(tmp_path: Path) -> None:
     # articles are being committed (right after a random acknowledgement), while the index
     # is being updated (a random delay after the last acknowledgement), and from start
     # (model loading, or anywhere).
-    phases = ["storing", "indexing", "anytime"] * 3
-    for attempt, phase in enumerate(phases[:8]):
+    # A run that finishes before its kill moment counts for nothing: runs go on (up to 12)
+    # until at least 8 were made and 4 of them killed mid-way.
+    phases = ["storing", "indexing", "anytime"] * 4
+    for attempt, phase in enumerate(phases):
+        if attempt >= 8 and kills >= 4:
+            break
         # Change some articles each time, so every run stores, embeds and publishes.
         for a in rng.sample(articles, 8):
             a["text"] += f" Updated in run {attempt}."
