@@ -115,7 +115,8 @@ def _unlabelled_questions(text: str, spans: list[tuple[int, int]]) -> set[int]:
             and len(_sentence_spans(text, a, b)) == 1
         )
 
-    asked = [i for i in range(len(spans) - 1) if is_question(i) and not is_question(i + 1)]
+    questions = [is_question(i) for i in range(len(spans))]
+    asked = [i for i in range(len(spans) - 1) if questions[i] and not questions[i + 1]]
     return set(asked) if len(asked) >= MIN_UNLABELLED_QUESTIONS else set()
 
 

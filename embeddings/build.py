@@ -97,8 +97,8 @@ def build_index(
 
     ``stored`` is consumed as a stream. With ``sink`` (``Snapshots.write_segment``), each
     segment is handed over as soon as it is built and what it returns (the segment mapped
-    from disk, with its ANN indexes loaded) is kept, so the build holds one segment's rows
-    in memory, not the archive's.
+    from disk, with its ANN indexes unless the snapshots are opened without them) is kept,
+    so the build holds one segment's rows in memory, not the archive's.
     """
     started = time.perf_counter()
     segments: list[Segment] = []

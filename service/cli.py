@@ -14,7 +14,7 @@ from typing import Any
 from corpus.errors import CorpusError
 from corpus.readers import SUPPORTED_SUFFIXES, iter_files
 from embeddings.errors import EmbeddingsError, NoIndexError
-from service.settings import Settings
+from service.settings import Settings, is_ray_address
 
 EXIT_BAD_INPUT = 2
 EXIT_PARTIAL = 1
@@ -40,8 +40,7 @@ def _positive_int(text: str) -> int:
 
 
 def _ray_address(text: str) -> str:
-    host, _, port = text.rpartition(":")
-    if text != "local" and not (host and port.isdigit()):
+    if not is_ray_address(text):
         raise argparse.ArgumentTypeError(
             f"expected a Ray head's host:port (as `ray start --head` prints) or 'local', "
             f"got {text!r}"
@@ -228,8 +227,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
-    names = ("data_dir", "model_path", "log_level", "host", "port", "corpus_dir", "shards")
-    for name in (*names, "ray_address"):
+    for name in (
+        "data_dir",
+        "model_path",
+        "log_level",
+        "host",
+        "port",
+        "corpus_dir",
+        "shards",
+        "ray_address",
+    ):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value

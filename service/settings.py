@@ -18,6 +18,12 @@ _RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour)\s*$")
 _PERIOD_S = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
 
 
+def is_ray_address(text: str) -> bool:
+    """Whether ``text`` names a Ray cluster: a head's ``host:port``, or ``local``."""
+    host, _, port = text.rpartition(":")
+    return text == "local" or bool(host and port.isdigit())
+
+
 class Settings(BaseSettings):
     """Runtime configuration. Every field can be set as ``BRIEFING_<NAME>``."""
 
@@ -99,8 +105,7 @@ class Settings(BaseSettings):
     @classmethod
     def _ray_address_is_an_address(cls, value: str | None) -> str | None:
         value = (value or "").strip()
-        host, _, port = value.rpartition(":")
-        if value and value != "local" and not (host and port.isdigit()):
+        if value and not is_ray_address(value):
             raise ValueError(f"ray_address: {value!r} is not a Ray head's host:port (or 'local')")
         return value or None
 

@@ -209,14 +209,10 @@ def quote_span(index: SearchIndex, sentence: int) -> tuple[int, int]:
         nxt = index.sentences[sentence + 1]
         if nxt.passage == s.passage:
             end = nxt.end
-    if s.role == "answer":
+    if s.role == "answer":  # an answer paragraph always has its question
         reply = index.passage_sentences(s.passage)
         first = index.sentences[reply.start]
-        if (
-            reply.start < sentence
-            and index.passages[s.passage].question is not None
-            and end - first.start <= MAX_QUOTE_CHARS
-        ):
+        if reply.start < sentence and end - first.start <= MAX_QUOTE_CHARS:
             return first.start, end
     if sentence > 0 and points_back(s.text):
         prev = index.sentences[sentence - 1]

@@ -81,6 +81,11 @@ _UNIT_PATTERNS = {
         re.I,
     ),
 }
+# "How long": a duration ("jailed for four years") or a length ("1,230 km long").
+_UNIT_PATTERNS["extent"] = re.compile(
+    f"{_UNIT_PATTERNS['duration'].pattern}|{_UNIT_PATTERNS['length'].pattern}", re.I
+)
+_NUMBER_TOKEN = re.compile(_NUM, re.I)
 _MONEY_Q = re.compile(
     r"[£$€]|\b(money|cost|costs|costing|pay|paid|paying|spend|spent|worth|fine|fined|price|"
     r"raise|raised|compensation|fund|budget|salary|bonus|fee|fees|fare|fares|bill|bills|"
@@ -174,7 +179,7 @@ def unit_of(question: str) -> Unit | None:
     if re.search(r"\bhow\s+(far|high|tall|deep|wide)\b", low):
         return Unit("length")
     if re.search(r"\bhow\s+long\b", low):
-        return Unit("extent")  # "how long was he jailed", "how long is the Rhine"
+        return Unit("extent")
     if re.search(r"\bhow\s+much\b", low) and _MONEY_Q.search(question):
         return Unit("money")
     m = _COUNTED.search(question)
@@ -194,13 +199,11 @@ def unit_of(question: str) -> Unit | None:
 def holds_unit(unit: Unit, sentence: str) -> bool:
     """Whether ``sentence`` holds a quantity of ``unit``: a number of that family, or a
     number followed within four words by one of the counted words."""
-    if unit.family == "extent":
-        return holds_unit(Unit("duration"), sentence) or holds_unit(Unit("length"), sentence)
     if unit.family is not None:
         return bool(_UNIT_PATTERNS[unit.family].search(sentence))
     tokens = sentence.split()
     for i, token in enumerate(tokens):
-        if re.fullmatch(_NUM, token.strip(".,;:()"), re.I) and any(
+        if _NUMBER_TOKEN.fullmatch(token.strip(".,;:()")) and any(
             _singular(w) in unit.nouns for w in tokens[i + 1 : i + 5]
         ):
             return True

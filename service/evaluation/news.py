@@ -13,7 +13,6 @@ holds the answer) and both hit rates per question kind.
 from __future__ import annotations
 
 import json
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +24,8 @@ from corpus.article import Article
 from corpus.errors import CorpusError
 from embeddings.encoder import Encoder
 from service.evaluation.baselines import BASELINES, BaselineRanker
-from service.evaluation.metrics import Outcome, QuoteSpan, contains_answer, summarize
-from service.evaluation.runner import ABLATIONS, QUOTES_ASKED
+from service.evaluation.metrics import Outcome, contains_answer, summarize
+from service.evaluation.runner import ABLATIONS, QUOTES_ASKED, ask_outcome, sentence_quote
 from service.ops.engine import Engine
 from service.settings import Settings
 
@@ -136,11 +135,7 @@ def _scores(questions: list[NewsQuestion], outcomes: list[Outcome]) -> dict[str,
 
 
 def _ask(engine: Engine, q: NewsQuestion) -> Outcome:
-    began = time.perf_counter()
-    answer = engine.ask(q.question, top_k=QUOTES_ASKED).answer
-    ms = (time.perf_counter() - began) * 1000
-    quotes = tuple(QuoteSpan(x.article_id, x.start, x.end, x.text) for x in answer.quotes)
-    return Outcome(q.answers, q.articles[0], None, quotes, not answer.answered, ms)
+    return ask_outcome(engine, q.question, q.answers, q.articles[0], None)
 
 
 def run_news_eval(
@@ -165,12 +160,9 @@ def run_news_eval(
             outcomes["briefing"].append(_ask(engine, q))
             vector = engine.encoder.encode([q.question])[0]
             for name in BASELINES:
-                quotes = []
-                for row in ranker.rank(name, q.question, vector, QUOTES_ASKED):
-                    s = live.index.sentences[row]
-                    article = live.index.articles[s.article].id
-                    quotes.append(QuoteSpan(article, s.start, s.end, s.text))
-                outcomes[name].append(Outcome(q.answers, q.articles[0], None, tuple(quotes), False))
+                rows = ranker.rank(name, q.question, vector, QUOTES_ASKED)
+                quotes = tuple(sentence_quote(live.index, row) for row in rows)
+                outcomes[name].append(Outcome(q.answers, q.articles[0], None, quotes, False))
         ablations: dict[str, dict[str, Any]] = {}
         if ablation:
             full = (engine.weights, engine.use_reranker)

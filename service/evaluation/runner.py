@@ -81,8 +81,8 @@ def run_eval(
             vector = engine.encoder.encode([q.question])[0]
             for name in BASELINES:
                 rows = ranker.rank(name, q.question, vector, QUOTES_ASKED)
-                quotes = tuple(_sentence_quote(live.index, row) for row in rows)
-                outcomes[name].append(_outcome(q, gold_span, quotes, False, None))
+                quotes = tuple(sentence_quote(live.index, row) for row in rows)
+                outcomes[name].append(Outcome(q.golds, q.article_id, gold_span, quotes, False))
         off_topic = [
             not engine.ask(question, top_k=1).answer.answered for question in OFF_TOPIC_QUESTIONS
         ]
@@ -122,26 +122,28 @@ def run_eval(
     }
 
 
-def _ask_briefing(engine: Engine, q: SquadQuestion, gold_span: tuple[int, int] | None) -> Outcome:
-    """Ask through the ``/ask`` code path; the latency includes embedding the question."""
+def ask_outcome(
+    engine: Engine,
+    question: str,
+    golds: tuple[str, ...],
+    gold_article: str,
+    gold_span: tuple[int, int] | None,
+) -> Outcome:
+    """Ask through the ``/ask`` code path (``QUOTES_ASKED`` quotes); the latency includes
+    embedding the question."""
     began = time.perf_counter()
-    answer = engine.ask(q.question, top_k=QUOTES_ASKED).answer
+    answer = engine.ask(question, top_k=QUOTES_ASKED).answer
     latency = (time.perf_counter() - began) * 1000
     quotes = tuple(QuoteSpan(x.article_id, x.start, x.end, x.text) for x in answer.quotes)
-    return _outcome(q, gold_span, quotes, not answer.answered, latency)
+    return Outcome(golds, gold_article, gold_span, quotes, not answer.answered, latency)
 
 
-def _outcome(
-    q: SquadQuestion,
-    gold_span: tuple[int, int] | None,
-    quotes: tuple[QuoteSpan, ...],
-    abstained: bool,
-    latency: float | None,
-) -> Outcome:
-    return Outcome(q.golds, q.article_id, gold_span, quotes, abstained, latency)
+def _ask_briefing(engine: Engine, q: SquadQuestion, gold_span: tuple[int, int] | None) -> Outcome:
+    return ask_outcome(engine, q.question, q.golds, q.article_id, gold_span)
 
 
-def _sentence_quote(index: Any, row: int) -> QuoteSpan:
+def sentence_quote(index: Any, row: int) -> QuoteSpan:
+    """A single sentence of ``index`` as a quote (what a baseline returns)."""
     s = index.sentences[row]
     return QuoteSpan(index.articles[s.article].id, s.start, s.end, s.text)
 

@@ -110,6 +110,12 @@ def test_shards_are_whole_segments_dealt_largest_first(archive: Engine) -> None:
         assert sorted(n for shard in shards for n in shard) == sorted(names)
     sizes = sorted(len(s) for s in assign(live.index, 2))
     assert sizes[0] >= 1  # both shards get work
+    live_rows = [
+        int((~dead)[seg.sentences["article"]].sum())
+        for seg, dead in zip(live.index.segments, live.index.dead, strict=True)
+    ]
+    largest = live.index.segments[live_rows.index(max(live_rows))].name
+    assert assign(live.index, 2)[0][0] == largest  # dealt first, to the first shard
 
 
 @pytest.mark.parametrize("count", [2, 3])
