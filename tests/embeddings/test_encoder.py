@@ -11,7 +11,14 @@ import pytest
 
 from embeddings import encoder as encoder_module
 from embeddings.cache import VectorCache, encode_cached
-from embeddings.encoder import BUNDLED_WEIGHTS_SHA256, Encoder, bundled_model_path, file_sha256
+from embeddings.encoder import (
+    BUNDLED_WEIGHTS_SHA256,
+    Backend,
+    Encoder,
+    bundled_model_path,
+    default_cache_dir,
+    file_sha256,
+)
 from embeddings.errors import ModelError
 
 
@@ -62,47 +69,81 @@ def test_cache_embeds_each_text_once(tmp_path: Path, encoder: Encoder) -> None:
     cache.close()
 
 
-def test_the_int8_onnx_encoder_stays_close_to_fp32(encoder: Encoder) -> None:
-    from embeddings.onnx_model import INT8_TAG
+TEXTS = [
+    "ISIS captured the bridge on Monday.",
+    "Who held the al-Qaim border crossing before that?",
+    "The library scanned 12,000 historical maps and put them online.",
+    "x",
+    "A much longer sentence about the council budget, " * 12,
+]
 
-    assert encoder.model_id.endswith("+" + INT8_TAG)  # the default backend
-    torch = Encoder.load(backend="torch")
+
+@pytest.fixture(scope="module")
+def reference() -> np.ndarray:
+    """Plain sentence-transformers fp32 vectors of ``TEXTS``."""
+    return Encoder.load(backend="torch").encode(TEXTS)
+
+
+def _same_alone_and_in_bulk(encoder: Encoder) -> None:
+    # A text's vector does not depend on the texts embedded with it: 80 texts take the
+    # bulk path (batched by length in OpenVINO; one text per run in ONNX Runtime).
+    one_by_one = np.stack([encoder.encode([t])[0] for t in TEXTS])
+    assert np.array_equal(one_by_one, encoder.encode(TEXTS))
+    bulk = encoder.encode(TEXTS[:2] * 40 + TEXTS[2:])
+    assert np.array_equal(one_by_one, bulk[[0, 41, 80, 81, 82]])
+
+
+def test_the_default_int8_openvino_encoder_stays_close_to_fp32(
+    encoder: Encoder, reference: np.ndarray
+) -> None:
+    from embeddings.openvino_model import TAG
+
+    assert encoder.model_id.endswith("+" + TAG)  # the default backend
     fp32 = Encoder.load(backend="onnx")
     # fp32 ONNX and sentence-transformers make the same vectors, so they share a model id.
-    assert fp32.model_id == torch.model_id == encoder.model_id.removesuffix("+" + INT8_TAG)
-    texts = [
-        "ISIS captured the bridge on Monday.",
-        "Who held the al-Qaim border crossing before that?",
-        "The library scanned 12,000 historical maps and put them online.",
-        "x",
-        "A much longer sentence about the council budget, " * 12,
-    ]
-    reference = torch.encode(texts)
-    assert np.allclose(fp32.encode(texts), reference, atol=1e-4)
-    cosine = np.sum(encoder.encode(texts) * reference, axis=1)
+    assert fp32.model_id == encoder.model_id.removesuffix("+" + TAG)
+    assert np.allclose(fp32.encode(TEXTS), reference, atol=1e-4)
+    cosine = np.sum(encoder.encode(TEXTS) * reference, axis=1)
+    assert cosine.min() > 0.98 and cosine.mean() > 0.99
+    _same_alone_and_in_bulk(encoder)
+
+
+def test_the_int8_onnx_runtime_encoder_stays_close_to_fp32(
+    encoder: Encoder, reference: np.ndarray
+) -> None:
+    from embeddings.onnx_model import INT8_TAG
+
+    onnx_int8 = Encoder.load(backend="onnx-int8")
+    assert onnx_int8.model_id.endswith("+" + INT8_TAG)
+    assert onnx_int8.model_id != encoder.model_id  # other vectors, another id
+    cosine = np.sum(onnx_int8.encode(TEXTS) * reference, axis=1)
     assert cosine.min() > 0.97 and cosine.mean() > 0.985
-    # A text's vector does not depend on the texts embedded with it (activations are
-    # quantised per batch, so each text is its own batch).
-    one_by_one = np.stack([encoder.encode([t])[0] for t in texts])
-    assert np.array_equal(one_by_one, encoder.encode(texts))
-    assert np.array_equal(one_by_one[:2], encoder.encode(texts[:2] * 40)[[0, 41]])
+    _same_alone_and_in_bulk(onnx_int8)
 
 
-def test_a_tampered_onnx_export_is_refused(tmp_path: Path, encoder: Encoder) -> None:
-    from embeddings.onnx_model import EXPORT_FORMAT, ONNX_FILE, default_cache_dir
+@pytest.mark.parametrize(
+    ("backend", "suffix", "damaged"),
+    [("openvino-int8", "-openvino-int8-v", "model.bin"), ("onnx-int8", "-int8-v", "model.onnx")],
+)
+def test_a_tampered_export_is_refused(
+    tmp_path: Path, backend: Backend, suffix: str, damaged: str
+) -> None:
+    from embeddings import onnx_model, openvino_model
 
-    assert encoder.model_id  # the session fixture made the export
-    suffix = f"-int8-v{EXPORT_FORMAT}"
-    (exported,) = [p for p in default_cache_dir().iterdir() if p.name.endswith(suffix)]
+    version = {"openvino-int8": openvino_model, "onnx-int8": onnx_model}[backend].EXPORT_FORMAT
+    model_id = Encoder.load(backend=backend).model_id  # made the export if missing
+    (exported,) = [
+        p for p in default_cache_dir().iterdir() if p.name.endswith(f"{suffix}{version}")
+    ]
     cache = tmp_path / "models"
     shutil.copytree(exported, cache / exported.name)
-    assert Encoder.load(cache_dir=cache).model_id == encoder.model_id
-    model = cache / exported.name / ONNX_FILE
+    assert Encoder.load(backend=backend, cache_dir=cache).model_id == model_id
+    model = cache / exported.name / damaged
     data = bytearray(model.read_bytes())
     data[len(data) // 2] ^= 0xFF
     model.write_bytes(bytes(data))
     with pytest.raises(ModelError, match="does not match the export record"):
-        Encoder.load(cache_dir=cache)
+        Encoder.load(backend=backend, cache_dir=cache)
 
 
 def test_an_unknown_backend_is_refused() -> None:
@@ -122,3 +163,43 @@ def test_a_model_that_does_not_pool_by_mean_is_not_exported(tmp_path: Path) -> N
     (copy / "model.safetensors").write_bytes(b"other weights")  # another digest, no export yet
     with pytest.raises(ModelError, match="BRIEFING_ENCODER=torch"):
         Encoder.load(copy, cache_dir=tmp_path / "models")
+
+
+def test_the_onnx_int8_export_quantises_every_product_and_keeps_layer_norms_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import onnx
+    import onnxruntime as ort
+
+    from embeddings.onnx_model import EXPORT_FORMAT, ONNX_FILE, UNFUSED
+
+    onnx_int8 = Encoder.load(backend="onnx-int8")  # made the export if missing
+    (exported,) = [
+        p for p in default_cache_dir().iterdir() if p.name.endswith(f"-int8-v{EXPORT_FORMAT}")
+    ]
+    graph = onnx.load(str(exported / ONNX_FILE)).graph
+    weights = {i.name for i in graph.initializer}
+    kinds = {node.op_type for node in graph.node}
+    float_products = [n.name for n in graph.node if n.op_type == "MatMul" and n.input[1] in weights]
+    assert float_products == [] and "MatMulInteger" in kinds and "QAttention" in kinds
+    assert "SkipLayerNormalization" not in kinds and "LayerNormalization" in kinds
+    # ONNX Runtime fuses Add + LayerNormalization itself when a session is made, unless the
+    # fusion is switched off as the encoder's sessions do: the name must be the right one.
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimised.onnx")
+    made = []
+    real_session = ort.InferenceSession
+
+    def session(*args: object, **kwargs: object) -> object:
+        made.append(kwargs.get("disabled_optimizers"))
+        return real_session(*args, **kwargs)  # type: ignore[arg-type]
+
+    real_session(
+        str(exported / ONNX_FILE), options, ["CPUExecutionProvider"], disabled_optimizers=UNFUSED
+    )
+    optimised = {n.op_type for n in onnx.load(str(tmp_path / "optimised.onnx")).graph.node}
+    assert "SkipLayerNormalization" not in optimised and "LayerNormalization" in optimised
+    monkeypatch.setattr(ort, "InferenceSession", session)
+    Encoder.load(backend="onnx-int8").encode(["The harbour reopened."])
+    assert made and all(kinds == UNFUSED for kinds in made)
+    assert onnx_int8.model_id

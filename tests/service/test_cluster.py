@@ -92,7 +92,7 @@ def test_an_encoder_killed_mid_run_is_restarted_and_nothing_is_lost(
 ) -> None:
     address = ray_cluster
     cluster.connect(address)
-    spec = cluster.EncoderSpec(None, "onnx-int8", None)
+    spec = cluster.EncoderSpec(None, "openvino-int8", None)
     remote = cluster.cluster_encoder(encoder, spec)
     data = json.loads(SQUAD.read_text(encoding="utf-8"))["data"]
     texts = [p["context"] for e in data[:20] for p in e["paragraphs"]][:600]
