@@ -35,7 +35,7 @@ import numpy as np
 from live import _sentences as live_sentences  # bench/live.py, beside this file
 
 from embeddings.encoder import Encoder, bundled_model_path
-from embeddings.onnx_model import ONNX_FILE, OnnxBackend, _torch_export, convert
+from embeddings.onnx_model import ONNX_FILE, OnnxBackend, convert, torch_export
 
 KEPT_FP32 = tuple(f"/model/encoder/layer.{i}/output/dense/MatMul" for i in (0, 1, 2))
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -85,7 +85,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="briefing-variants-"))
     try:
         _log("exporting the bundled model")
-        _torch_export(source, tmp / "raw.onnx")
+        torch_export(source, tmp / "raw.onnx")
         backends: dict[str, Any] = {}
         for k, (name, options) in enumerate(VARIANTS.items()):
             folder = tmp / str(k)

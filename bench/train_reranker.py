@@ -43,7 +43,7 @@ def build_groups(engine: Engine, questions: list, negatives: int) -> list[tuple[
     for q in questions:
         if not q.golds:
             continue
-        vec = engine.encoder.encode([q.question])[0]
+        vec = engine.encoder.encode_query(q.question)
         cands = live.retriever.retrieve(q.question, vec).candidates[:30]
         texts = [live.index.sentences[c.sentence].text for c in cands]
         pos = [t for t in texts if contains_answer(t, q.golds)]

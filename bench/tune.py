@@ -73,7 +73,7 @@ def main() -> None:
     for name, questions in splits.items():
         rows[name] = []
         for q in questions:
-            vec = engine.encoder.encode([q.question])[0]
+            vec = engine.encoder.encode_query(q.question)
             cands = live.retriever.retrieve(q.question, vec).candidates[:60]
             if reranker is not None:
                 cands = rerank(live.index, cands, q.question, reranker, RerankPolicy(weight=0.0))
@@ -137,7 +137,7 @@ def main() -> None:
     def top_features(eng: Engine, question: str, filters: Filters | None = None) -> list[float]:
         lv = eng.live
         assert lv is not None
-        vec = eng.encoder.encode([question])[0]
+        vec = eng.encoder.encode_query(question)
         cands = lv.retriever.retrieve(question, vec, filters).candidates
         if reranker is not None and cands:
             cands = rerank(lv.index, cands, question, reranker, RerankPolicy(weight=chosen))

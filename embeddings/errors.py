@@ -19,3 +19,7 @@ class NoIndexError(EmbeddingsError):
 
 class OldIndexFormatError(IndexIntegrityError):
     """A saved index was written in an older format; it is rebuilt from the store."""
+
+
+class ModelChangedError(IndexIntegrityError):
+    """A saved index was embedded with another model (or model variant) than the one set."""

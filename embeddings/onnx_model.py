@@ -22,10 +22,7 @@ import itertools
 import json
 import logging
 import os
-import secrets
-import shutil
 import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,13 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from embeddings.encoder import file_sha256
 from embeddings.errors import ModelError
+from embeddings.exports import cached_export
 
 log = logging.getLogger(__name__)
 
 ONNX_FILE = "model.onnx"
-RECORD = "export.json"
 EXPORT_FORMAT = 3
 # ONNX Runtime's own fusion of Add + LayerNormalization, switched off in every session (the
 # export leaves them apart for the same reason: see the module's docstring).
@@ -55,25 +51,27 @@ BULK_MIN = 32  # from this many texts, one single-threaded session per core
 def exported_model(source: Path, weights_sha256: str, cache_dir: Path, *, int8: bool) -> Path:
     """Folder holding the ONNX export of ``source`` (made now if missing), verified."""
     kind = "int8" if int8 else "fp32"
-    folder = cache_dir / f"{weights_sha256[:16]}-{kind}-v{EXPORT_FORMAT}"
-    if not (folder / RECORD).exists():
-        _export(source, folder, int8=int8, weights_sha256=weights_sha256)
-    try:
-        record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{folder}: unreadable export record ({exc}); delete the folder") from exc
-    if record.get("source_sha256") != weights_sha256:
-        raise ModelError(f"{folder}: exported from other weights; delete the folder")
-    digest = file_sha256(folder / ONNX_FILE)
-    if digest != record.get("onnx_sha256"):
-        raise ModelError(
-            f"{folder / ONNX_FILE}: SHA-256 {digest} does not match the export record; delete "
-            "the folder and it is exported again"
-        )
-    return folder
+
+    def make(staging: Path) -> dict[str, Any]:
+        check_exportable(source)
+        torch_export(source, staging / "raw.onnx")
+        config = json.loads((source / "config.json").read_text("utf-8"))
+        convert(staging / "raw.onnx", staging / ONNX_FILE, config, int8=int8)
+        (staging / "raw.onnx").unlink()
+        return {"int8": int8}
+
+    return cached_export(
+        cache_dir / f"{weights_sha256[:16]}-{kind}-v{EXPORT_FORMAT}",
+        [ONNX_FILE],
+        source=source,
+        weights_sha256=weights_sha256,
+        export_format=EXPORT_FORMAT,
+        make=make,
+        what=f"the {kind} ONNX export",
+    )
 
 
-def _check_exportable(source: Path) -> None:
+def check_exportable(source: Path) -> None:
     """The graph pools by mean over tokens: refuse a model that pools otherwise."""
     try:
         modules = json.loads((source / "modules.json").read_text(encoding="utf-8"))
@@ -90,40 +88,6 @@ def _check_exportable(source: Path) -> None:
             f"{source}: pools by {sorted(modes)}, but the ONNX export pools by the mean of "
             "tokens; set BRIEFING_ENCODER=torch to run it with sentence-transformers"
         )
-
-
-def _export(source: Path, folder: Path, *, int8: bool, weights_sha256: str) -> None:
-    _check_exportable(source)
-    started = time.perf_counter()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = folder.parent / f".{folder.name}.{secrets.token_hex(4)}.tmp"
-    staging.mkdir()
-    try:
-        raw = staging / "raw.onnx"
-        _torch_export(source, raw)
-        out = staging / ONNX_FILE
-        convert(raw, out, json.loads((source / "config.json").read_text("utf-8")), int8=int8)
-        raw.unlink()
-        shutil.copy(source / "tokenizer.json", staging / "tokenizer.json")
-        record = {
-            "format": EXPORT_FORMAT,
-            "source_sha256": weights_sha256,
-            "onnx_sha256": file_sha256(out),
-            "int8": int8,
-        }
-        (staging / RECORD).write_text(json.dumps(record, indent=2), encoding="utf-8")
-        try:
-            os.rename(staging, folder)
-        except OSError:  # another process exported it first: use theirs
-            shutil.rmtree(staging, ignore_errors=True)
-    except Exception as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(exc, ModelError):
-            raise
-        raise ModelError(f"{source}: cannot export the model to ONNX ({exc})") from exc
-    log.info(
-        "exported %s to ONNX (%s) in %.1fs", source.name, folder.name, time.perf_counter() - started
-    )
 
 
 def convert(
@@ -179,14 +143,16 @@ def convert(
         fused_path.unlink(missing_ok=True)
 
 
-def _torch_export(source: Path, out: Path) -> None:
+def torch_export(source: Path, out: Path) -> None:
+    """Export ``source`` with mean pooling and normalisation to the fp32 ONNX file ``out``."""
     import torch
     from transformers import AutoModel
 
     model = AutoModel.from_pretrained(str(source), attn_implementation="eager").eval()
 
     class Pooled(torch.nn.Module):
-        """One text per run (see ``OnnxBackend``): every token is attended to and pooled."""
+        """No attention mask: a run holds one text, or texts of one token length (OpenVINO's
+        bulk path), so every token is attended to and pooled."""
 
         def __init__(self) -> None:
             super().__init__()

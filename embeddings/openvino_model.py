@@ -21,14 +21,10 @@ files, checked at every load.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
-import secrets
-import shutil
 import sys
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,14 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from embeddings.encoder import file_sha256
 from embeddings.errors import ModelError
-from embeddings.onnx_model import MAX_TOKENS, _check_exportable, _torch_export
+from embeddings.exports import cached_export
+from embeddings.onnx_model import MAX_TOKENS, check_exportable, torch_export
 
 log = logging.getLogger(__name__)
 
 FILES = ("model.xml", "model.bin")
-RECORD = "export.json"
 EXPORT_FORMAT = 1
 # Part of the model id of its vectors: bumped whenever what the export or the way it is
 # run changes the vectors, so cached vectors of another variant are never mixed in.
@@ -56,23 +51,15 @@ BULK_MIN = 32  # from this many texts, the bulk path (one stream per core)
 
 def exported_model(source: Path, weights_sha256: str, cache_dir: Path) -> Path:
     """Folder holding the int8 OpenVINO model of ``source`` (made now if missing), verified."""
-    folder = cache_dir / f"{weights_sha256[:16]}-openvino-int8-v{EXPORT_FORMAT}"
-    if not (folder / RECORD).exists():
-        _export(source, folder, weights_sha256)
-    try:
-        record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{folder}: unreadable export record ({exc}); delete the folder") from exc
-    if record.get("source_sha256") != weights_sha256:
-        raise ModelError(f"{folder}: exported from other weights; delete the folder")
-    for name in FILES:
-        digest = file_sha256(folder / name)
-        if digest != record.get("sha256", {}).get(name):
-            raise ModelError(
-                f"{folder / name}: SHA-256 {digest} does not match the export record; delete "
-                "the folder and it is exported again"
-            )
-    return folder
+    return cached_export(
+        cache_dir / f"{weights_sha256[:16]}-openvino-int8-v{EXPORT_FORMAT}",
+        FILES,
+        source=source,
+        weights_sha256=weights_sha256,
+        export_format=EXPORT_FORMAT,
+        make=lambda staging: _quantise(source, staging),
+        what="the int8 OpenVINO model",
+    )
 
 
 def calibration_texts() -> list[str]:
@@ -81,57 +68,30 @@ def calibration_texts() -> list[str]:
     return [line for line in lines if line.strip() and not line.startswith("#")]
 
 
-def _export(source: Path, folder: Path, weights_sha256: str) -> None:
-    _check_exportable(source)
-    started = time.perf_counter()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = folder.parent / f".{folder.name}.{secrets.token_hex(4)}.tmp"
-    staging.mkdir()
-    try:
-        _torch_export(source, staging / "raw.onnx")
-        import openvino as ov
+def _quantise(source: Path, staging: Path) -> dict[str, Any]:
+    check_exportable(source)
+    torch_export(source, staging / "raw.onnx")
+    import openvino as ov
 
-        tokenizer = _tokenizer(source / "tokenizer.json")
-        samples = [
-            np.array([e.ids], dtype=np.int64) for e in tokenizer.encode_batch(calibration_texts())
-        ]
-        # NNCF logs and draws its progress on stdout, which is a CLI's --json output: both
-        # go to stderr (its log handler takes sys.stdout when the module is first imported).
-        with contextlib.redirect_stdout(sys.stderr):
-            import nncf
+    tokenizer = _tokenizer(source / "tokenizer.json")
+    samples = [
+        np.array([e.ids], dtype=np.int64) for e in tokenizer.encode_batch(calibration_texts())
+    ]
+    # NNCF logs and draws its progress on stdout, which is a CLI's --json output: both go
+    # to stderr (its log handler takes sys.stdout when the module is first imported).
+    with contextlib.redirect_stdout(sys.stderr):
+        import nncf
 
-            nncf.set_log_level(logging.WARNING)
-            quantized = nncf.quantize(
-                ov.Core().read_model(str(staging / "raw.onnx")),
-                nncf.Dataset(samples, lambda ids: {"input_ids": ids}),
-                model_type=nncf.ModelType.TRANSFORMER,
-                subset_size=len(samples),
-            )
-        ov.save_model(quantized, str(staging / FILES[0]), compress_to_fp16=False)
-        (staging / "raw.onnx").unlink()
-        shutil.copy(source / "tokenizer.json", staging / "tokenizer.json")
-        record = {
-            "format": EXPORT_FORMAT,
-            "source_sha256": weights_sha256,
-            "sha256": {name: file_sha256(staging / name) for name in FILES},
-            "calibration_texts": len(samples),
-        }
-        (staging / RECORD).write_text(json.dumps(record, indent=2), encoding="utf-8")
-        try:
-            os.rename(staging, folder)
-        except OSError:  # another process exported it first: use theirs
-            shutil.rmtree(staging, ignore_errors=True)
-    except Exception as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(exc, ModelError):
-            raise
-        raise ModelError(f"{source}: cannot make the int8 OpenVINO model ({exc})") from exc
-    log.info(
-        "made the int8 OpenVINO model of %s (%s) in %.1fs",
-        source.name,
-        folder.name,
-        time.perf_counter() - started,
-    )
+        nncf.set_log_level(logging.WARNING)
+        quantized = nncf.quantize(
+            ov.Core().read_model(str(staging / "raw.onnx")),
+            nncf.Dataset(samples, lambda ids: {"input_ids": ids}),
+            model_type=nncf.ModelType.TRANSFORMER,
+            subset_size=len(samples),
+        )
+    ov.save_model(quantized, str(staging / FILES[0]), compress_to_fp16=False)
+    (staging / "raw.onnx").unlink()
+    return {"calibration_texts": len(samples)}
 
 
 def _tokenizer(path: Path) -> Any:

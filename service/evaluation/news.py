@@ -158,7 +158,7 @@ def run_news_eval(
         outcomes: dict[str, list[Outcome]] = {name: [] for name in ("briefing", *BASELINES)}
         for q in tqdm(news.questions, desc="questions", unit="q", disable=not progress):
             outcomes["briefing"].append(_ask(engine, q))
-            vector = engine.encoder.encode([q.question])[0]
+            vector = engine.encoder.encode_query(q.question)
             for name in BASELINES:
                 rows = ranker.rank(name, q.question, vector, QUOTES_ASKED)
                 quotes = tuple(sentence_quote(live.index, row) for row in rows)

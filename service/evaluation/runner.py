@@ -78,7 +78,7 @@ def run_eval(
         for q in tqdm(questions, desc="questions", unit="q", disable=not progress):
             gold_span = spans[q.article_id][q.paragraph]
             outcomes["briefing"].append(_ask_briefing(engine, q, gold_span))
-            vector = engine.encoder.encode([q.question])[0]
+            vector = engine.encoder.encode_query(q.question)
             for name in BASELINES:
                 rows = ranker.rank(name, q.question, vector, QUOTES_ASKED)
                 quotes = tuple(sentence_quote(live.index, row) for row in rows)

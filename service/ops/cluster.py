@@ -193,4 +193,4 @@ class RayModel:
 
 def cluster_encoder(local: Encoder, spec: EncoderSpec, actors: int = 0) -> Encoder:
     """An encoder with ``local``'s model id whose bulk work runs on the cluster."""
-    return Encoder(RayModel(spec, local.model_id, local.dim, actors), local.model_id, local.dim)
+    return local.for_bulk(RayModel(spec, local.model_id, local.dim, actors))

@@ -21,7 +21,12 @@ from corpus.store import ArticleStore, digest_of
 from embeddings.build import BuildStats, build_index, update_index
 from embeddings.cache import VectorCache
 from embeddings.encoder import Encoder
-from embeddings.errors import IndexIntegrityError, NoIndexError, OldIndexFormatError
+from embeddings.errors import (
+    IndexIntegrityError,
+    ModelChangedError,
+    NoIndexError,
+    OldIndexFormatError,
+)
 from embeddings.index import SearchIndex
 from embeddings.reranker import Reranker
 from embeddings.snapshots import Snapshots, new_version_id
@@ -222,11 +227,12 @@ class Engine:
             base = self._published_base()
             wanted = self.store.fingerprints()
             digest = digest_of(wanted)
-            if base is not None and base.manifest.get("corpus_digest") == digest:
+            same_model = base is not None and base.model_id == self.encoder.model_id
+            if base is not None and same_model and base.manifest.get("corpus_digest") == digest:
                 if self._live is None or self._live.index.version != base.version:
                     self._swap(base)
                 return None
-            if base is None or base.model_id != self.encoder.model_id:
+            if base is None or not same_model:
                 index, stats = self._build_full(digest=digest)
             else:
                 have = base.live_fingerprints()
@@ -317,7 +323,7 @@ class Engine:
         """A published version, verified, and built with the configured model."""
         index = self.snapshots.load_current() if version is None else self.snapshots.load(version)
         if index.model_id != self.encoder.model_id:
-            raise IndexIntegrityError(
+            raise ModelChangedError(
                 f"index {index.version} was built with {index.model_id}, but the configured "
                 f"model is {self.encoder.model_id}; run `briefing rebuild`"
             )
@@ -371,6 +377,15 @@ class Engine:
                         "lost; cached vectors of the same model are reused)",
                         exc,
                     )
+                except ModelChangedError:
+                    log.warning(
+                        "the saved index was embedded with another model than the configured "
+                        "%s (BRIEFING_ENCODER, BRIEFING_MODEL_PATH); embedding the %d stored "
+                        "articles again (no article is lost; vectors of this model cached "
+                        "earlier are reused)",
+                        self.encoder.model_id,
+                        self.store.count(),
+                    )
                 except IndexIntegrityError as exc:
                     log.error("refusing the saved index: %s; rebuilding", exc)
             if self.index_is_stale():
@@ -423,7 +438,7 @@ class Engine:
         live = self._live
         if live is None:
             raise RuntimeError("no index is loaded")
-        vector = self.encoder.encode([request.topic])[0]
+        vector = self.encoder.encode_query(request.topic)
         return brief(live, request, vector, self.store.get_if_current, filters)
 
     def ask(
@@ -446,7 +461,7 @@ class Engine:
         return answer_question(
             live,
             question,
-            self.encoder.encode([question])[0],
+            self.encoder.encode_query(question),
             self.store.get_if_current,
             reranker=self.reranker,
             policy=self.rerank_policy,

@@ -108,6 +108,23 @@ def test_the_default_int8_openvino_encoder_stays_close_to_fp32(
     _same_alone_and_in_bulk(encoder)
 
 
+def test_questions_run_through_the_onnx_runtime_int8_export(
+    encoder: Encoder, reference: np.ndarray
+) -> None:
+    # OpenVINO embeds what is indexed; a question goes through ONNX Runtime's int8 export,
+    # which has no cost for a new input shape. Both stay close to fp32 and to each other.
+    onnx_int8 = Encoder.load(backend="onnx-int8")
+    queries = np.stack([encoder.encode_query(t) for t in TEXTS])
+    assert queries.shape == (len(TEXTS), encoder.dim) and queries.dtype == np.float32
+    assert np.array_equal(queries, onnx_int8.encode(TEXTS))
+    assert not np.array_equal(queries, encoder.encode(TEXTS))
+    assert np.sum(queries * encoder.encode(TEXTS), axis=1).min() > 0.97
+    assert np.sum(queries * reference, axis=1).min() > 0.97
+    # Without a query model of its own, an encoder embeds questions as it embeds texts.
+    torch = Encoder.load(backend="torch")
+    assert np.array_equal(torch.encode_query(TEXTS[0]), torch.encode(TEXTS[:1])[0])
+
+
 def test_the_int8_onnx_runtime_encoder_stays_close_to_fp32(
     encoder: Encoder, reference: np.ndarray
 ) -> None:

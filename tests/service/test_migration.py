@@ -72,3 +72,32 @@ def test_an_old_index_is_rebuilt_from_the_store_with_one_log_line(
     assert again.live is not None and again.live.index.version == live.index.version
     engine.close()
     again.close()
+
+
+def test_an_index_of_another_encoder_is_embedded_again_on_start_with_one_log_line(
+    tmp_path: Path, encoder: Encoder, reranker: Reranker, caplog: pytest.LogCaptureFixture
+) -> None:
+    # As after an upgrade that changes the default encoder: the stored articles are kept,
+    # the index is embedded again with the configured model, and start-up says so once.
+    data = tmp_path / "data"
+    fp32 = Encoder.load(backend="onnx")
+    first = Engine(Settings(data_dir=data), encoder=fp32, reranker=reranker)
+    first.ingest_articles(
+        [Article("maps", "Maps", "The library scanned 12,000 historical maps last year.", "D")]
+    )
+    first.update_index()
+    assert first.live is not None and first.live.index.model_id == fp32.model_id
+    first.close()
+
+    engine = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
+    with caplog.at_level(logging.INFO):
+        engine.bootstrap(None)
+    assert engine.state == "ready", engine.error
+    lines = [r for r in caplog.records if "another model" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].levelno == logging.WARNING
+    assert encoder.model_id in lines[0].getMessage()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert engine.live is not None and engine.live.index.model_id == encoder.model_id
+    answer = engine.ask("How many maps did the library scan?").answer
+    assert answer.answered and answer.quotes[0].article_id == "maps"
+    engine.close()
