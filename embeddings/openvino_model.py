@@ -8,7 +8,9 @@ calibrated once on ``calibration.txt`` (invented news, CC0) and then fixed. Fixe
 what make batching safe: a text's vector no longer depends on the texts run beside it, as it
 did under ONNX Runtime's dynamic quantisation (scales per run), which had to run each text
 alone. Texts of the same token length run together, so no padding and no attention mask
-are needed either.
+are needed either. Questions do not come here (``Encoder.encode_query`` runs them through
+ONNX Runtime's int8 export): OpenVINO pays about 1 ms whenever a run's input shape differs
+from the last one's, which is every question.
 
 Measured here (README, "Archive scale"; ``bench/encoder_variants.py``): about 3.4× plain
 sentence-transformers fp32 in bulk, against 2.9× for the best ONNX Runtime int8 export,
