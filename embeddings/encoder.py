@@ -128,12 +128,14 @@ class Encoder:
         """Load the bundled model (checksum verified) or the safetensors model at ``model_path``.
 
         ``backend`` "openvino-int8" (the default) runs an int8 OpenVINO model of the weights
-        (made once into ``cache_dir``, see ``embeddings.openvino_model``); "onnx-int8" an
-        int8 ONNX Runtime export (``embeddings.onnx_model``), "onnx" the same export in fp32;
-        "torch" plain sentence-transformers. fp32 ONNX and torch give the same vectors and
-        share a model id; each int8 variant's vectors differ slightly, so each has its own.
-        Nothing is downloaded: the hub is switched off before anything loads. ``threads``:
-        the cores the ONNX backend uses (0: up to two, as this machine has).
+        (made once into ``cache_dir``, see ``embeddings.openvino_model``) for what is
+        indexed, and the "onnx-int8" export for questions (``encode_query``); "onnx-int8" an
+        int8 ONNX Runtime export (``embeddings.onnx_model``) for both, "onnx" the same export
+        in fp32; "torch" plain sentence-transformers. fp32 ONNX and torch give the same
+        vectors and share a model id; each int8 variant's vectors differ slightly, so each
+        has its own (the id names what is indexed). Nothing is downloaded: the hub is switched
+        off before anything loads. ``threads``: the cores a run may use (0: up to two, as
+        this machine has).
         """
         if backend not in BACKENDS:
             raise ModelError(f"unknown encoder backend {backend!r}; use one of {BACKENDS}")

@@ -12,9 +12,11 @@ are needed either. Questions do not come here (``Encoder.encode_query`` runs the
 ONNX Runtime's int8 export): OpenVINO pays about 1 ms whenever a run's input shape differs
 from the last one's, which is every question.
 
-Measured here (README, "Archive scale"; ``bench/encoder_variants.py``): about 3.4× plain
-sentence-transformers fp32 in bulk, against 2.9× for the best ONNX Runtime int8 export,
-with vectors closer to fp32 (mean cosine 0.998 against 0.994).
+Measured here (README, "Archive scale"; ``bench/encoder_variants.py``): 3.47× plain
+sentence-transformers fp32 in bulk once warm (OpenVINO prepares its kernels once for each
+batch shape it meets; 2.8–3.0× on the first few thousand texts after a start), against
+3.08× for the ONNX Runtime int8 export, with vectors closer to fp32 (mean cosine 0.998
+against 0.994).
 
 The result is written atomically into a cache folder with a record of the SHA-256 of both
 files, checked at every load.
@@ -109,11 +111,12 @@ def _tokenizer(path: Path) -> Any:
 
 
 class OpenVinoBackend:
-    """Runs the int8 model: one text with every core, or many texts one stream per core.
+    """Runs the int8 model: a few texts one by one with every core, many one stream per core.
 
-    A single text (a question) runs on a request of its thread's own (requests are not
-    shared between threads). Many texts are grouped by token length and each group runs as
-    one batch, the groups spread over one single-threaded stream per core.
+    Below ``BULK_MIN`` texts (an article's sentences), each runs alone on a request of its
+    thread's own (requests are not shared between threads). Many texts are grouped by token
+    length and each group runs as one batch, the groups spread over one single-threaded
+    stream per core. A text's vector is the same either way.
     """
 
     def __init__(self, folder: Path, threads: int = 0) -> None:
