@@ -12,6 +12,11 @@ Variants run in turn, ``--rounds`` times; each figure is the median over rounds,
 speed is also given as a ratio to sentence-transformers measured in the same round.
 Fidelity: cosine of each text's vector to sentence-transformers fp32's (mean and minimum).
 
+Then one question at a time (300 SQuAD v1.1 tune questions, after 50 others): the default
+encoder through OpenVINO (``encode``, as an article's few sentences run) and through
+ONNX Runtime's int8 export (``encode_query``, as questions run), p50 milliseconds. Each
+question's length differs from the last one's, which costs OpenVINO a change of shape.
+
 Variants: fp32 and int8, with residual additions fused into ONNX Runtime's
 ``SkipLayerNormalization`` or left apart (the shipped export); int8 with the three
 feed-forward down-projections of layers 0-2 kept in fp32 (as the export before, format 2,
@@ -37,6 +42,7 @@ from live import _sentences as live_sentences  # bench/live.py, beside this file
 from embeddings.encoder import Encoder, bundled_model_path
 from embeddings.onnx_model import ONNX_FILE, OnnxBackend, convert, torch_export
 
+EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 KEPT_FP32 = tuple(f"/model/encoder/layer.{i}/output/dense/MatMul" for i in (0, 1, 2))
 VARIANTS: dict[str, dict[str, Any]] = {
     "fp32, SkipLayerNormalization": {"int8": False, "skip_layer_norm": True},
@@ -67,6 +73,22 @@ def _rate(encode: Any, texts: list[str]) -> tuple[float, np.ndarray]:
     started = time.perf_counter()
     vectors = encode(texts)
     return len(texts) / (time.perf_counter() - started), vectors
+
+
+def _question_ms(encoder: Encoder) -> dict[str, float]:
+    data = json.loads((EVAL / "squad-v1.1-dev-tune.json").read_text(encoding="utf-8"))["data"]
+    questions = [qa["question"] for e in data for p in e["paragraphs"] for qa in p["qas"]]
+    random.Random(1).shuffle(questions)
+    times: dict[str, list[float]] = {"openvino": [], "onnx_runtime": []}
+    for k, q in enumerate(questions[:350]):
+        started = time.perf_counter()
+        encoder.encode([q])
+        middle = time.perf_counter()
+        encoder.encode_query(q)
+        if k >= 50:
+            times["openvino"].append((middle - started) * 1000)
+            times["onnx_runtime"].append((time.perf_counter() - middle) * 1000)
+    return {name: round(statistics.median(t), 3) for name, t in times.items()}
 
 
 def main() -> None:
@@ -117,12 +139,23 @@ def main() -> None:
             )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    asked = _question_ms(backends[DEFAULT])
+    _log(f"one question, p50 ms: {asked}")
     report = {
         name: {key: round(statistics.median(values), 4) for key, values in row.items()}
         for name, row in rows.items()
     }
     if args.json:
-        print(json.dumps({"texts": len(texts), "rounds": args.rounds, "variants": report}))
+        print(
+            json.dumps(
+                {
+                    "texts": len(texts),
+                    "rounds": args.rounds,
+                    "variants": report,
+                    "question_ms_p50": asked,
+                }
+            )
+        )
         return
     print(f"{len(texts)} texts, median of {args.rounds} rounds")
     print("| variant | texts/s | × sentence-transformers fp32 | cosine mean | cosine min |")
@@ -130,6 +163,7 @@ def main() -> None:
     for name, row in report.items():
         cells = [row.get(k, "—") for k in ("ratio_to_st_fp32", "cosine_mean", "cosine_min")]
         print(f"| {name} | {row['texts_per_s']} | " + " | ".join(map(str, cells)) + " |")
+    print(f"one question, p50 ms: {asked}")
 
 
 if __name__ == "__main__":

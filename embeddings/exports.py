@@ -42,7 +42,19 @@ def cached_export(
     record; ``what`` names the export in messages ("the ONNX export").
     """
     if not (folder / RECORD).exists():
-        _make(folder, files, source, weights_sha256, export_format, make, what)
+
+        def write(staging: Path) -> None:
+            extra = make(staging)
+            shutil.copy(source / "tokenizer.json", staging / "tokenizer.json")
+            record = {
+                "format": export_format,
+                "source_sha256": weights_sha256,
+                "sha256": {name: file_sha256(staging / name) for name in files},
+                **extra,
+            }
+            (staging / RECORD).write_text(json.dumps(record, indent=2), encoding="utf-8")
+
+        _staged(folder, source, what, write)
     try:
         record = json.loads((folder / RECORD).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -59,29 +71,14 @@ def cached_export(
     return folder
 
 
-def _make(
-    folder: Path,
-    files: Sequence[str],
-    source: Path,
-    weights_sha256: str,
-    export_format: int,
-    make: Callable[[Path], dict[str, Any]],
-    what: str,
-) -> None:
+def _staged(folder: Path, source: Path, what: str, write: Callable[[Path], None]) -> None:
+    """``write`` fills a staging folder beside ``folder``, which then becomes ``folder``."""
     started = time.perf_counter()
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = folder.parent / f".{folder.name}.{secrets.token_hex(4)}.tmp"
     staging.mkdir()
     try:
-        extra = make(staging)
-        shutil.copy(source / "tokenizer.json", staging / "tokenizer.json")
-        record = {
-            "format": export_format,
-            "source_sha256": weights_sha256,
-            "sha256": {name: file_sha256(staging / name) for name in files},
-            **extra,
-        }
-        (staging / RECORD).write_text(json.dumps(record, indent=2), encoding="utf-8")
+        write(staging)
         try:
             os.rename(staging, folder)
         except OSError:  # another process exported it first: use theirs

@@ -12,11 +12,11 @@ are needed either. Questions do not come here (``Encoder.encode_query`` runs the
 ONNX Runtime's int8 export): OpenVINO pays about 1 ms whenever a run's input shape differs
 from the last one's, which is every question.
 
-Measured here (README, "Archive scale"; ``bench/encoder_variants.py``): 3.47× plain
+Measured here (README, "Archive scale"; ``bench/encoder_variants.py``): 3.40–3.47× plain
 sentence-transformers fp32 in bulk once warm (OpenVINO prepares its kernels once for each
 batch shape it meets; 2.8–3.0× on the first few thousand texts after a start), against
-3.08× for the ONNX Runtime int8 export, with vectors closer to fp32 (mean cosine 0.998
-against 0.994).
+2.96–3.08× for the ONNX Runtime int8 export, with vectors closer to fp32 (mean cosine
+0.998 against 0.994).
 
 The result is written atomically into a cache folder with a record of the SHA-256 of both
 files, checked at every load.
