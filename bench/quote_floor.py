@@ -1,6 +1,6 @@
 """Choose the confidence floor of quotes after the first (``Calibration.floor``).
 
-    python bench/quote_floor.py [--limit 2000] [--seed 0] [--reranked]
+    python bench/quote_floor.py [--limit 2000] [--seed 0] [--reader]
 
 Builds the index of the SQuAD tune files once, then asks the same sample at each floor and
 reports, per floor: answer in the top three quotes (answerable questions), quotes given per
@@ -34,15 +34,15 @@ def main() -> None:
     )
     parser.add_argument("--limit", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--reranked", action="store_true", help="tune the reranker's floor")
+    parser.add_argument("--reader", action="store_true", help="with the reader switched on")
     args = parser.parse_args()
     squad = load_squad([EVAL / "squad-v1.1-dev-tune.json", EVAL / "squad-v2.0-dev-tune.json"])
     questions = random.Random(args.seed).sample(list(squad.questions), args.limit)
     with tempfile.TemporaryDirectory() as tmp:
-        engine = Engine(Settings(data_dir=Path(tmp), rerank=args.reranked))
+        engine = Engine(Settings(data_dir=Path(tmp), rerank=args.reader))
         engine.ingest_articles(squad.articles)
         engine.rebuild()
-        name = "RERANKED" if args.reranked else "PLAIN"
+        name = "PLAIN"
         base = getattr(asking, name)
         print("floor  top3   quotes/answer  later_hold_answer  later_filler")
         for floor in FLOORS:

@@ -1,12 +1,15 @@
-"""Train the answer-sentence reranker: a cross-encoder initialised from all-MiniLM-L6-v2.
+"""Train the reader's teacher: a six-layer cross-encoder initialised from all-MiniLM-L6-v2.
 
-Training data comes only from the SQuAD v1.1 tune articles that are *not* in the v2.0 tune
-file, so the v2.0 articles stay held out for evaluation. For each question the positive is
-the best-ranked candidate sentence containing a gold answer; the negatives are the best-
-ranked candidates that do not (hard negatives from Briefing's own retrieval). The loss is a
-softmax over one positive and its negatives. Weights are saved as float16 safetensors.
+It is not shipped: with twice the reader's layers it takes about twice its time, past the
+reader's budget, so ``bench/train_reader.py --teacher`` teaches its scores to the
+three-layer reader that is (README, "The reader"). Training data comes only from the SQuAD
+v1.1 tune articles that are *not* in the v2.0 tune file, so the v2.0 articles stay held out
+for evaluation. For each question the positive is the best-ranked candidate sentence
+containing a gold answer; the negatives are the best-ranked candidates that do not (hard
+negatives from Briefing's own retrieval). The loss is a softmax over one positive and its
+negatives. Weights are saved as float16 safetensors.
 
-    python bench/train_reranker.py --data-dir /tmp/squad1 --out embeddings/models/reranker
+    python bench/train_reranker.py --data-dir /tmp/squad1 --out /tmp/teacher
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""Fit the fusion weights, the reranker weight and the confidence calibration.
+"""Fit the fusion weights, the reader's weight and the confidence calibration.
 
 Uses an index of squad-v1.1-dev-tune.json. Questions of the articles that are also in
-squad-v2.0-dev-tune.json are held out (the reranker never saw them); everything is fitted
+squad-v2.0-dev-tune.json are held out (the reader never trained on them); everything is fitted
 on the other articles and reported on both, so the held-out column is the honest one.
 
-1. grid search of the fused-score weights (answer in first quote, reranker off);
-2. the weight of the reranker's logit added to the fused score (top candidates only);
+1. grid search of the fused-score weights (answer in first quote, reader off);
+2. the weight of the reader's logit added to the fused score (top candidates only);
 3. logistic confidence (see the comment at its fitting), reported on held-out articles.
 
     python bench/tune.py --data-dir /tmp/squad1 --v2-data-dir /tmp/squad2 [--no-reranker]
@@ -24,7 +24,7 @@ from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from embeddings.reranker import Reranker
+from embeddings.reader import Reader
 from service.answering.retrieve import Candidate, RerankPolicy, Weights, rerank
 from service.answering.search import Filters
 from service.evaluation.metrics import contains_answer
@@ -35,14 +35,14 @@ from service.settings import Settings
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
 FUSED = ("sentence_dense", "sentence_bm25", "passage_dense", "passage_bm25", "type_match")
 WEIGHT_NAMES = ("sentence_dense", "sentence_bm25", "passage_dense", "passage_bm25", "answer_type")
-CALIBRATION = ("sentence_dense", "passage_dense", "coverage", "cross")
+CALIBRATION = ("sentence_dense", "passage_dense", "coverage")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-dir", type=Path, required=True, help="for squad-v1.1-dev-tune")
     ap.add_argument("--v2-data-dir", type=Path, required=True, help="for squad-v2.0-dev-tune")
-    ap.add_argument("--reranker", type=Path, help="reranker folder (default: the shipped one)")
+    ap.add_argument("--reranker", type=Path, help="reader folder (default: the shipped one)")
     ap.add_argument("--no-reranker", action="store_true")
     ap.add_argument("--limit", type=int, default=600, help="questions per split")
     ap.add_argument("--seed", type=int, default=7)
@@ -56,7 +56,7 @@ def main() -> None:
         engine.load_live()
     live = engine.live
     assert live is not None
-    reranker = None if args.no_reranker else Reranker.load(args.reranker)
+    reranker = None if args.no_reranker else Reader.load(args.reranker)
     ids = tuple(a.id for a in v1.articles)
     rng = random.Random(args.seed)
     splits: dict[str, list[SquadQuestion]] = {}
@@ -84,7 +84,7 @@ def main() -> None:
             )
             rows[name].append((feats, cross, labels, cands, q))
 
-    def rate(name: str, w: np.ndarray, w_cross: float, depth: int = 12) -> float:
+    def rate(name: str, w: np.ndarray, w_cross: float, depth: int = RerankPolicy().depth) -> float:
         hits = []
         for feats, cross, labels, _, _ in rows[name]:
             fused = feats @ w
@@ -108,14 +108,14 @@ def main() -> None:
     print(f"best fused weights on fit {best_w}: fit {best_rate:.3f}, held-out {held_out:.3f}")
     chosen = 0.0
     if reranker is not None:
-        # Candidates were collected with the current weights; the reranker re-orders their head.
+        # Candidates were collected with the current weights; the reader re-orders their head.
         results = []
         for w_cross in (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 100.0):
             results.append((rate("fit", w_now, w_cross), w_cross))
             held_out = rate("held-out", w_now, w_cross)
-            print(f"  reranker weight {w_cross}: fit {results[-1][0]:.3f}, held-out {held_out:.3f}")
+            print(f"  reader weight {w_cross}: fit {results[-1][0]:.3f}, held-out {held_out:.3f}")
         chosen = max(results)[1]
-        print(f"reranker weight chosen on fit: {chosen}")
+        print(f"reader weight chosen on fit: {chosen}")
 
     # Calibration. Positives: answerable questions. Negatives: the same v1.1 questions with
     # their gold article filtered out, and SQuAD v2.0's unanswerable questions. Fitted on
@@ -138,9 +138,8 @@ def main() -> None:
         lv = eng.live
         assert lv is not None
         vec = eng.encoder.encode_query(question)
+        # Judged on retrieval's best candidate, before the reader re-orders (as /ask does).
         cands = lv.retriever.retrieve(question, vec, filters).candidates
-        if reranker is not None and cands:
-            cands = rerank(lv.index, cands, question, reranker, RerankPolicy(weight=chosen))
         if not cands:
             return [0.0] * len(CALIBRATION)
         return [getattr(cands[0], f) for f in CALIBRATION]

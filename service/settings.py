@@ -36,8 +36,11 @@ class Settings(BaseSettings):
     model_path: Path | None = None
     encoder: Backend = "openvino-int8"
     model_cache_dir: Path | None = None
+    # The reader (a small cross-encoder) re-orders this many of the best candidates; the
+    # folder of another reader made by bench/train_reader.py may replace the shipped one.
+    # Off by default: it lowers the news and seed sets (README, "The reader").
     rerank: bool = False
-    rerank_depth: int = 12
+    rerank_depth: Annotated[int, Field(ge=1, le=50)] = 6
     reranker_path: Path | None = None
     log_level: str = "info"
     max_conversations: int = 10_000

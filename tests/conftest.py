@@ -21,7 +21,7 @@ import uvicorn
 from corpus.article import Article
 from corpus.defaults import DEFAULT_CORPUS_DIR
 from embeddings.encoder import Encoder
-from embeddings.reranker import Reranker
+from embeddings.reader import Reader
 from service.api.app import create_app
 from service.ops.engine import Engine
 from service.settings import Settings
@@ -120,19 +120,19 @@ def encoder() -> Encoder:
 
 
 @pytest.fixture(scope="session")
-def reranker() -> Reranker:
-    """The shipped answer reranker, loaded once for the session."""
-    return Reranker.load()
+def reranker() -> Reader:
+    """The shipped reader (it re-orders the best candidates), loaded once for the session."""
+    return Reader.load()
 
 
-def _engine(data_dir: Path, encoder: Encoder, reranker: Reranker) -> Engine:
+def _engine(data_dir: Path, encoder: Encoder, reranker: Reader) -> Engine:
     """An engine on ``data_dir`` sharing the session's loaded models."""
     return Engine(Settings(data_dir=data_dir), encoder=encoder, reranker=reranker)
 
 
 @pytest.fixture(scope="session")
 def seed_engine(
-    tmp_path_factory: pytest.TempPathFactory, encoder: Encoder, reranker: Reranker
+    tmp_path_factory: pytest.TempPathFactory, encoder: Encoder, reranker: Reader
 ) -> Iterator[Engine]:
     """An engine serving only the default corpus (the seed article)."""
     engine = _engine(tmp_path_factory.mktemp("seed"), encoder, reranker)
@@ -144,7 +144,7 @@ def seed_engine(
 
 @pytest.fixture(scope="session")
 def archive_engine(
-    tmp_path_factory: pytest.TempPathFactory, encoder: Encoder, reranker: Reranker
+    tmp_path_factory: pytest.TempPathFactory, encoder: Encoder, reranker: Reader
 ) -> Iterator[Engine]:
     """An engine with the seed article plus two unrelated articles from other sources."""
     engine = _engine(tmp_path_factory.mktemp("archive"), encoder, reranker)
@@ -211,7 +211,7 @@ def serve() -> Iterator[Callable[..., httpx.Client]]:
 def fresh_server(
     tmp_path_factory: pytest.TempPathFactory,
     encoder: Encoder,
-    reranker: Reranker,
+    reranker: Reader,
     serve: Callable[..., httpx.Client],
 ) -> Iterator[Callable[..., tuple[httpx.Client, Engine]]]:
     """Start a real server over a new data directory holding the default corpus, with the

@@ -73,7 +73,6 @@ class Calibration:
     sentence_dense: float = 8.97
     passage_dense: float = 6.10
     coverage: float = 7.67
-    cross: float = 0.0
     threshold: float = 0.3
     # A quote after the first is given only when its own confidence reaches this floor: a
     # top_k is a most, not a quota to fill with sentences from unrelated stories.
@@ -86,7 +85,6 @@ class Calibration:
             + self.sentence_dense * c.sentence_dense
             + self.passage_dense * c.passage_dense
             + self.coverage * c.coverage
-            + self.cross * c.cross
         )
         return 1.0 / (1.0 + math.exp(-z))
 
@@ -94,22 +92,6 @@ class Calibration:
 # floor 0.1: on 2,000 SQuAD v1.1 + v2.0 tune questions (bench/quote_floor.py) it keeps the
 # answer-in-top-3 rate (0.8638) and cuts later quotes from unrelated articles by a fifth.
 PLAIN = Calibration(floor=0.1)
-
-# With the reranker, its logit joins the signals. Fitted by bench/tune.py on answerable
-# versus unanswerable SQuAD v2.0 questions (half the articles) and on v1.1 questions whose
-# gold article was filtered out; on the held-out v2.0 articles, threshold 0.2 abstains on
-# 9.5% of answerable questions with precision 0.73.
-# Its floor stays 0: with the reranker no floor cut filler without costing top-3 quotes
-# (bench/quote_floor.py --reranked, README).
-RERANKED = Calibration(
-    bias=-4.05,
-    sentence_dense=2.99,
-    passage_dense=1.96,
-    coverage=0.57,
-    cross=0.24,
-    threshold=0.2,
-)
-
 
 _OPENING_MARKS = ("“", '"', "‘", "«", "„")
 
@@ -121,15 +103,17 @@ def compose(
     *,
     top_k: int,
     calibration: Calibration,
+    lead: Candidate | None = None,
 ) -> Answer:
     """Pick up to ``top_k`` non-overlapping quotes and cite them; abstain when unsure.
 
     ``fetch`` maps article ids to the stored articles, None for any that is gone or whose
-    content differs from the indexed version.
+    content differs from the indexed version. The confidence is that of ``lead`` (by
+    default the first candidate): retrieval's best, before the reader re-ordered them.
     """
     if not candidates:
         return _abstain(0.0)
-    confidence = round(calibration.confidence(candidates[0]), 4)
+    confidence = round(calibration.confidence(lead or candidates[0]), 4)
     if confidence < calibration.threshold:
         return _abstain(confidence)
     quotes, citations = cut_quotes(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from corpus.article import Article
-from service.answering.answer import PLAIN, RERANKED, Answer, compose
+from service.answering.answer import PLAIN, Answer, compose
 from service.answering.briefing import BriefingRequest, briefing_request, narrow
 from service.answering.conversation import (
     ConversationNotFoundError,
@@ -76,6 +76,9 @@ def answer_question(
     """
     retrieval = live.retriever.retrieve(question, vector, filters, prefer_articles, answered_before)
     candidates = retrieval.candidates
+    # Whether the archive holds an answer is judged on retrieval's best candidate; the
+    # reader only chooses which of the best candidates is quoted first.
+    lead = candidates[0] if candidates else None
     if reranker is not None and candidates:
         candidates = rerank(live.index, candidates, question, reranker, policy)
     fetch: dict[str, Article | None] = {}
@@ -83,8 +86,7 @@ def answer_question(
         ref = live.index.articles[live.index.sentences[cand.sentence].article]
         if ref.id not in fetch:
             fetch[ref.id] = lookup(ref.id, ref.content_hash)
-    calibration = RERANKED if reranker is not None else PLAIN
-    answer = compose(live.index, candidates, fetch, top_k=top_k, calibration=calibration)
+    answer = compose(live.index, candidates, fetch, top_k=top_k, calibration=PLAIN, lead=lead)
     return AskResult(answer, live.index.version)
 
 

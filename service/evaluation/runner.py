@@ -13,7 +13,7 @@ from typing import Any
 from tqdm import tqdm
 
 from embeddings.encoder import Encoder
-from embeddings.reranker import Reranker
+from embeddings.reader import Reader
 from service.answering.retrieve import Weights
 from service.evaluation.baselines import BASELINES, BaselineRanker
 from service.evaluation.metrics import Outcome, QuoteSpan, summarize
@@ -26,7 +26,7 @@ QUOTES_ASKED = 5  # enough for passage recall@5
 
 # Each ablation changes one part of Briefing's default set-up (given its current weights).
 ABLATIONS: dict[str, Callable[[Weights], dict[str, Any]]] = {
-    "with reranker": lambda w: {"rerank": True},
+    "with reader": lambda w: {"rerank": True},
     "without passage context": lambda w: {
         "weights": replace(w, passage_dense=0.0, passage_bm25=0.0)
     },
@@ -47,7 +47,7 @@ def run_eval(
     limit: int | None = None,
     seed: int = 0,
     encoder: Encoder | None = None,
-    reranker: Reranker | None = None,
+    reranker: Reader | None = None,
     progress: bool = False,
     ablation: bool = False,
 ) -> dict[str, Any]:
@@ -87,6 +87,7 @@ def run_eval(
             not engine.ask(question, top_k=1).answer.answered for question in OFF_TOPIC_QUESTIONS
         ]
         ablations: dict[str, dict[str, Any]] = {}
+        ablation_items: dict[str, list[Outcome]] = {}
         if ablation:
             for variant, change in ABLATIONS.items():
                 full = (engine.weights, engine.use_reranker)
@@ -96,8 +97,18 @@ def run_eval(
                     items.append(_ask_briefing(engine, q, spans[q.article_id][q.paragraph]))
                 engine.configure(weights=full[0], rerank=full[1])
                 ablations[variant] = summarize(items)
+                ablation_items[variant] = items
+        # With the reader in use (by default or in an ablation), figures on the questions
+        # of articles it was not trained on are reported apart.
+        read = engine.use_reranker or ablation
+        trained = engine.load_reader().trained_on if read else frozenset()
     finally:
         engine.close()
+    held = [i for i, q in enumerate(questions) if q.article_id not in trained]
+    held_out: dict[str, Any] = {"questions": len(held), "of": len(questions)}
+    if trained:
+        for system, items in [("briefing", outcomes["briefing"]), *ablation_items.items()]:
+            held_out[system] = summarize([items[i] for i in held]) if held else {}
     dropped = sum(span is None for article_spans in spans.values() for span in article_spans)
     systems = {name: summarize(items) for name, items in outcomes.items()}
     systems["briefing"]["off_topic_abstained"] = round(sum(off_topic) / len(off_topic), 4)
@@ -119,6 +130,8 @@ def run_eval(
         "sample": {"questions": len(questions), "of": len(squad.questions), "seed": seed},
         "systems": systems,
         **({"ablation": ablations} if ablation else {}),
+        # Figures on the questions whose article the reader was never trained on.
+        **({"held_out_from_reader": held_out} if trained else {}),
     }
 
 
@@ -187,6 +200,18 @@ def format_table(report: dict[str, Any]) -> str:
         f"index_build_s {idx['index_build_s']}  sentences_per_s {idx['sentences_per_s']}  "
         f"texts_embedded {idx['texts_embedded']}  ingest_s {idx['ingest_s']}"
     )
+    held = report.get("held_out_from_reader")
+    if held:
+        lines.append(
+            f"held out from the reader's training: {held['questions']} of {held['of']} questions"
+        )
+        for name, metrics in held.items():
+            if isinstance(metrics, dict) and metrics:
+                lines.append(
+                    f"  held-out {name:32s} first {metrics['answer_in_first_quote']}  "
+                    f"top3 {metrics['answer_in_top3_quotes']}  "
+                    f"p@1 {metrics['passage_recall_at_1']}"
+                )
     for name, metrics in report.get("ablation", {}).items():
         lines.append(
             f"ablation {name:34s} first {metrics['answer_in_first_quote']}  "

@@ -28,7 +28,7 @@ from embeddings.errors import (
     OldIndexFormatError,
 )
 from embeddings.index import SearchIndex
-from embeddings.reranker import Reranker
+from embeddings.reader import Reader
 from embeddings.snapshots import Snapshots, new_version_id
 from service.answering.asking import (
     READING_MARGIN,
@@ -61,7 +61,7 @@ class Engine:
         self,
         settings: Settings,
         encoder: Encoder | None = None,
-        reranker: Reranker | None = None,
+        reranker: Reader | None = None,
     ) -> None:
         self.settings = settings
         self.data = DataDir(settings.data_dir)
@@ -116,13 +116,16 @@ class Engine:
             return self._encoder
 
     @property
-    def reranker(self) -> Reranker | None:
-        """The answer reranker, loaded on first use; None when reranking is off."""
-        if not self.use_reranker:
-            return None
+    def reranker(self) -> Reader | None:
+        """The reader that re-orders the best candidates, loaded on first use; None when
+        it is switched off."""
+        return self.load_reader() if self.use_reranker else None
+
+    def load_reader(self) -> Reader:
+        """The reader, loaded now if it is not yet (whether or not it is switched on)."""
         with self._models_lock:
             if self._reranker is None:
-                self._reranker = Reranker.load(self.settings.reranker_path)
+                self._reranker = Reader.load(self.settings.reranker_path)
             return self._reranker
 
     @property
@@ -336,7 +339,7 @@ class Engine:
         rerank: bool | None = None,
         reading_margin: float | None = None,
     ) -> None:
-        """Change the fusion weights, the reranker or the follow-up reading margin (used by
+        """Change the fusion weights, the reader or the follow-up reading margin (used by
         ablations)."""
         if reading_margin is not None:
             self.reading_margin = reading_margin

@@ -15,7 +15,7 @@ import pytest
 from corpus.defaults import DEFAULT_CORPUS_DIR
 from corpus.readers import article_from_record
 from embeddings.encoder import Encoder
-from embeddings.reranker import Reranker
+from embeddings.reader import Reader
 from service.ops.engine import Engine
 from service.ops.jobs import JobQueue
 from service.settings import Settings
@@ -178,7 +178,7 @@ def test_near_duplicates_are_cited_once(admin: tuple[httpx.Client, Engine]) -> N
 
 
 def test_jobs_survive_a_restart_and_unfinished_ones_run_again(
-    tmp_path: Path, encoder: Encoder, reranker: Reranker
+    tmp_path: Path, encoder: Encoder, reranker: Reader
 ) -> None:
     engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=encoder, reranker=reranker)
     engine.bootstrap(DEFAULT_CORPUS_DIR)

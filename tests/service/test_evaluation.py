@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from embeddings.encoder import Encoder
-from embeddings.reranker import Reranker
+from embeddings.reader import Reader
 from service.evaluation.metrics import (
     Outcome,
     QuoteSpan,
@@ -159,7 +159,7 @@ def test_load_squad(tmp_path: Path) -> None:
     assert squad.questions[2].paragraph == 1
 
 
-def test_eval_end_to_end(tmp_path: Path, encoder: Encoder, reranker: Reranker) -> None:
+def test_eval_end_to_end(tmp_path: Path, encoder: Encoder, reranker: Reader) -> None:
     path = tmp_path / "mini.json"
     path.write_text(json.dumps(SQUAD), encoding="utf-8")
     settings = Settings(data_dir=tmp_path / "data")
@@ -176,16 +176,22 @@ def test_eval_end_to_end(tmp_path: Path, encoder: Encoder, reranker: Reranker) -
     assert "abstain_recall" in report["systems"]["bm25"]  # baselines never abstain
     assert report["systems"]["bm25"]["abstain_recall"] == 0.0
     assert set(report["ablation"]) == {
-        "with reranker",
+        "with reader",
         "without passage context",
         "without answer-type cue",
         "without unit cue",
         "without interviewer's-words cue",
         "sentence fusion only",
     }
-    assert report["ablation"]["with reranker"]["questions"] == 4
+    assert report["ablation"]["with reader"]["questions"] == 4
+    # Neither article is one the reader was trained on: every question is held out.
+    held = report["held_out_from_reader"]
+    assert held["questions"] == held["of"] == 4
+    assert held["briefing"] == {k: v for k, v in ours.items() if k != "off_topic_abstained"}
+    assert held["with reader"] == report["ablation"]["with reader"]
     table = format_table(report)
     assert "answer_in_first_quote" in table and "rrf" in table
+    assert "held out from the reader's training: 4 of 4 questions" in table
 
 
 def test_eval_cli_rejects_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -206,7 +212,7 @@ def test_eval_cli_rejects_bad_input(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 @pytest.mark.parametrize("limit", [1, 3])
 def test_eval_sample_is_seeded(
-    tmp_path: Path, encoder: Encoder, reranker: Reranker, limit: int
+    tmp_path: Path, encoder: Encoder, reranker: Reader, limit: int
 ) -> None:
     path = tmp_path / "mini.json"
     path.write_text(json.dumps(SQUAD), encoding="utf-8")

@@ -21,7 +21,7 @@ from corpus.defaults import DEFAULT_CORPUS_DIR
 from corpus.store import ArticleStore
 from embeddings.encoder import Encoder
 from embeddings.index import SearchIndex
-from embeddings.reranker import Reranker
+from embeddings.reader import Reader
 from embeddings.snapshots import POINTER, Snapshots
 from service.ops.engine import Engine
 from service.settings import Settings
@@ -75,13 +75,13 @@ def _article(n: int, rng: random.Random) -> dict[str, str]:
     return {"id": f"story-{n}", "title": f"Story {n}", "text": " ".join(sentences)}
 
 
-def _engine(path: Path, encoder: Encoder, reranker: Reranker, **extra: object) -> Engine:
+def _engine(path: Path, encoder: Encoder, reranker: Reader, **extra: object) -> Engine:
     settings = Settings(data_dir=path, admin_token=TOKEN, reload_interval_s=0.2, **extra)
     return Engine(settings, encoder=encoder, reranker=reranker)
 
 
 def test_a_running_server_serves_what_another_process_ingests(
-    tmp_path: Path, encoder: Encoder, reranker: Reranker, serve: Callable[..., httpx.Client]
+    tmp_path: Path, encoder: Encoder, reranker: Reader, serve: Callable[..., httpx.Client]
 ) -> None:
     engine = _engine(tmp_path / "data", encoder, reranker)
     engine.bootstrap(DEFAULT_CORPUS_DIR)
@@ -113,7 +113,7 @@ def test_a_running_server_serves_what_another_process_ingests(
 
 
 def test_ask_never_fails_and_each_answer_is_from_exactly_one_version(
-    tmp_path: Path, encoder: Encoder, reranker: Reranker, serve: Callable[..., httpx.Client]
+    tmp_path: Path, encoder: Encoder, reranker: Reader, serve: Callable[..., httpx.Client]
 ) -> None:
     engine = _engine(tmp_path / "data", encoder, reranker)
     engine.bootstrap(DEFAULT_CORPUS_DIR)
@@ -300,7 +300,7 @@ def test_killing_the_ingest_loses_nothing_acknowledged(tmp_path: Path) -> None:
 
 
 def test_a_server_refuses_a_tampered_new_version_and_keeps_serving(
-    tmp_path: Path, encoder: Encoder, reranker: Reranker
+    tmp_path: Path, encoder: Encoder, reranker: Reader
 ) -> None:
     writer = _engine(tmp_path / "data", encoder, reranker)
     writer.bootstrap(DEFAULT_CORPUS_DIR)

@@ -11,7 +11,7 @@ import pytest
 
 from corpus.article import Article
 from embeddings.encoder import Encoder
-from embeddings.reranker import Reranker
+from embeddings.reader import Reader
 from embeddings.snapshots import POINTER
 from service.ops.engine import Engine
 from service.settings import Settings
@@ -37,7 +37,7 @@ def _old_format_index(root: Path) -> None:
 
 
 def test_an_old_index_is_rebuilt_from_the_store_with_one_log_line(
-    tmp_path: Path, encoder: Encoder, reranker: Reranker, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, encoder: Encoder, reranker: Reader, caplog: pytest.LogCaptureFixture
 ) -> None:
     data = tmp_path / "data"
     first = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
@@ -75,7 +75,7 @@ def test_an_old_index_is_rebuilt_from_the_store_with_one_log_line(
 
 
 def test_an_index_of_another_encoder_is_embedded_again_on_start_with_one_log_line(
-    tmp_path: Path, encoder: Encoder, reranker: Reranker, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, encoder: Encoder, reranker: Reader, caplog: pytest.LogCaptureFixture
 ) -> None:
     # As after an upgrade that changes the default encoder: the stored articles are kept,
     # the index is embedded again with the configured model, and start-up says so once.

@@ -13,7 +13,7 @@ import pytest
 
 from corpus.feeds import feed_articles, fragment_text
 from embeddings.encoder import Encoder
-from embeddings.reranker import Reranker
+from embeddings.reader import Reader
 from service.ops.engine import Engine
 from service.ops.watch import Event, Watcher
 from service.settings import Settings
@@ -87,7 +87,7 @@ def feed() -> Iterator[FeedServer]:
 
 
 @pytest.fixture
-def engine(tmp_path: Path, encoder: Encoder, reranker: Reranker) -> Iterator[Engine]:
+def engine(tmp_path: Path, encoder: Encoder, reranker: Reader) -> Iterator[Engine]:
     eng = Engine(Settings(data_dir=tmp_path / "data"), encoder=encoder, reranker=reranker)
     yield eng
     eng.close()

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
 
 from corpus.article import Article
 from embeddings.encoder import Encoder
-from embeddings.reranker import Reranker
+from embeddings.reader import Reader
 from service.ops.engine import Engine
 from service.settings import Settings
 from tests.conftest import free_port
@@ -206,7 +206,7 @@ PAYLOADS = [
 
 @pytest.fixture(scope="module")
 def hostile_engine(
-    tmp_path_factory: pytest.TempPathFactory, encoder: Encoder, reranker: Reranker
+    tmp_path_factory: pytest.TempPathFactory, encoder: Encoder, reranker: Reader
 ) -> Iterator[Engine]:
     """Articles whose title, text and URL carry script payloads."""
     engine = Engine(

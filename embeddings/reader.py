@@ -1,0 +1,138 @@
+"""The reader: a small cross-encoder that reads the question with each shortlisted sentence.
+
+The bi-encoder embeds question and sentence apart, so it cannot see that "previously in
+control" answers "who held it before", or that of two sentences sharing the question's
+words only one holds the number asked for; a cross-encoder attends across both. Briefing
+ships one trained by ``bench/train_reader.py``: all-MiniLM-L6-v2 cut to its first three
+layers with a one-logit head, fine-tuned on SQuAD questions, yes/no and quantity questions
+of articles it may train on, exported to ONNX with int8 weights (per channel) and verified
+by SHA-256 on load. One call scores the whole shortlist as one batch, on every core.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from embeddings.encoder import file_sha256
+from embeddings.errors import ModelError
+from embeddings.onnx_model import UNFUSED
+
+log = logging.getLogger(__name__)
+
+BUNDLED_READER_DIR = Path(__file__).resolve().parent / "models" / "reader"
+BUNDLED_READER_SHA256 = "43fd0238dd30c5765a883444f685bff1a3d1f9df2b5b272dd76d98c6371ac42c"
+MODEL_FILE = "model.onnx"
+# Question and sentence together, in tokens, unless the reader's training.json says otherwise;
+# what is cut is the start of the longer text (a sentence's context before the sentence).
+MAX_LENGTH = 64
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# training.json's "input" for a reader that reads a sentence after its context.
+CONTEXT_INPUT = "context + sentence"
+
+
+class Reader:
+    """Scores (question, sentence) pairs; higher means more likely to hold the answer."""
+
+    def __init__(
+        self,
+        session: Any,
+        tokenizer: Any,
+        model_id: str,
+        trained_on: frozenset[str] = frozenset(),
+        *,
+        context: bool = False,
+    ) -> None:
+        self._session = session
+        self._tokenizer = tokenizer
+        self._lock = threading.Lock()
+        self.model_id = model_id
+        # Ids of the articles it was trained on (from its training.json), so evaluations
+        # can report figures on the others apart.
+        self.trained_on = trained_on
+        # Whether it reads each sentence after the one before it (see retrieve.reading).
+        self.context = context
+
+    @classmethod
+    def load(cls, path: Path | None = None, *, threads: int = 0) -> Reader:
+        """The shipped reader (checksum verified), or one made by ``bench/train_reader.py``
+        in folder ``path``."""
+        folder = BUNDLED_READER_DIR if path is None else Path(path)
+        model = folder / MODEL_FILE
+        if not model.is_file():
+            raise ModelError(
+                f"{folder}: no {MODEL_FILE} found; restore embeddings/models/reader from the "
+                "repository, or point BRIEFING_RERANKER_PATH at a folder made by "
+                "bench/train_reader.py"
+            )
+        digest = file_sha256(model)
+        expected = BUNDLED_READER_SHA256 if path is None else None
+        if expected is not None and digest != expected:
+            raise ModelError(
+                f"{model}: SHA-256 {digest} does not match the expected {expected}; restore "
+                "embeddings/models/reader from the repository"
+            )
+        started = time.perf_counter()
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        try:
+            session = ort.InferenceSession(
+                str(model), options, providers=["CPUExecutionProvider"], disabled_optimizers=UNFUSED
+            )
+            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        except Exception as exc:  # both libraries raise their own types for a bad file
+            raise ModelError(f"{folder}: cannot load the reader ({exc})") from exc
+        names = {i.name for i in session.get_inputs()}
+        if names != set(_INPUTS):
+            raise ModelError(
+                f"{model}: takes inputs {sorted(names)}, not a cross-encoder's {list(_INPUTS)}"
+            )
+        record = _record(folder)
+        tokenizer.enable_truncation(
+            int(record.get("max_length", MAX_LENGTH)), strategy="longest_first", direction="left"
+        )
+        tokenizer.enable_padding()
+        log.info("loaded the reader in %.2fs", time.perf_counter() - started)
+        return cls(
+            session,
+            tokenizer,
+            f"{folder.name}@{digest[:16]}",
+            frozenset(str(a) for a in record.get("train_articles", ())),
+            context=record.get("input") == CONTEXT_INPUT,
+        )
+
+    def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        """One logit per text, from one batched run."""
+        if not texts:
+            return np.zeros(0, dtype=np.float32)
+        encoded = self._tokenizer.encode_batch([(question, t) for t in texts])
+        feed = {
+            "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
+        }
+        with self._lock:
+            (logits,) = self._session.run(None, feed)
+        return np.asarray(logits, dtype=np.float32).reshape(-1)
+
+
+def _record(folder: Path) -> dict[str, Any]:
+    """A reader's ``training.json`` (empty if it has none): its input, length, articles."""
+    try:
+        record = json.loads((folder / "training.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("%s: no readable training.json (%s); reading sentences alone", folder, exc)
+        return {}
+    return record if isinstance(record, dict) else {}
