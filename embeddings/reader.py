@@ -29,7 +29,7 @@ from embeddings.onnx_model import UNFUSED
 log = logging.getLogger(__name__)
 
 BUNDLED_READER_DIR = Path(__file__).resolve().parent / "models" / "reader"
-BUNDLED_READER_SHA256 = "43fd0238dd30c5765a883444f685bff1a3d1f9df2b5b272dd76d98c6371ac42c"
+BUNDLED_READER_SHA256 = "ad5ceccb2ebd5f29b4ca4a60b9f6648f619a7db5804433f38b9b2eb653081d98"
 MODEL_FILE = "model.onnx"
 # Question and sentence together, in tokens, unless the reader's training.json says otherwise;
 # what is cut is the start of the longer text (a sentence's context before the sentence).

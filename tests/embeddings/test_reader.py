@@ -32,14 +32,10 @@ def test_shipped_reader_matches_its_checksum_and_record() -> None:
 @pytest.mark.parametrize(
     ("question", "answer", "other"),
     [
-        pytest.param(
+        (
             "How many passengers were on the ferry?",
             "The ferry was carrying 212 passengers and 14 crew when it capsized.",
             "Passengers on the ferry said the crossing had been rough for an hour.",
-            # Why the reader is off by default: it learnt little about quantities from its
-            # few hundred generated quantity questions (README, "The reader"); retrieval's
-            # unit cue ranks this one right. Strict: a reader that learns it fails this mark.
-            marks=pytest.mark.xfail(strict=True, reason="the shipped reader misreads quantities"),
         ),
         (
             "Who won Super Bowl 50?",
