@@ -73,6 +73,23 @@ def exported_model(source: Path, weights_sha256: str, cache_dir: Path, *, int8: 
     )
 
 
+def open_session(model: Path, threads: int) -> Any:
+    """An ONNX Runtime CPU session on ``model`` with ``threads`` intra-op threads and every
+    optimisation but ``UNFUSED``; a file it cannot load is a ``ModelError``."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    try:
+        return ort.InferenceSession(
+            str(model), options, providers=["CPUExecutionProvider"], disabled_optimizers=UNFUSED
+        )
+    except Exception as exc:  # onnxruntime raises its own types for a bad file
+        raise ModelError(f"{model}: cannot load the ONNX model ({exc})") from exc
+
+
 def check_exportable(source: Path) -> None:
     """The graph pools by mean over tokens: refuse a model that pools otherwise."""
     try:
@@ -207,21 +224,7 @@ class OnnxBackend:
         self.dim = int(self._session.get_outputs()[0].shape[-1])
 
     def _open(self, threads: int) -> Any:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            return ort.InferenceSession(
-                str(self._folder / ONNX_FILE),
-                options,
-                providers=["CPUExecutionProvider"],
-                disabled_optimizers=UNFUSED,
-            )
-        except Exception as exc:  # onnxruntime raises its own types for a bad file
-            raise ModelError(f"{self._folder}: cannot load the ONNX model ({exc})") from exc
+        return open_session(self._folder / ONNX_FILE, threads)
 
     def _run(self, session: Any, ids: list[int]) -> np.ndarray:
         (vectors,) = session.run(None, {"input_ids": np.array([ids], dtype=np.int64)})

@@ -24,13 +24,13 @@ import numpy as np
 
 from embeddings.encoder import file_sha256
 from embeddings.errors import ModelError
-from embeddings.onnx_model import UNFUSED
+from embeddings.onnx_model import ONNX_FILE, open_session
 
 log = logging.getLogger(__name__)
 
 BUNDLED_READER_DIR = Path(__file__).resolve().parent / "models" / "reader"
 BUNDLED_READER_SHA256 = "ad5ceccb2ebd5f29b4ca4a60b9f6648f619a7db5804433f38b9b2eb653081d98"
-MODEL_FILE = "model.onnx"
+MODEL_FILE = ONNX_FILE
 # Question and sentence together, in tokens, unless the reader's training.json says otherwise;
 # what is cut is the start of the longer text (a sentence's context before the sentence).
 MAX_LENGTH = 64
@@ -62,7 +62,7 @@ class Reader:
         self.context = context
 
     @classmethod
-    def load(cls, path: Path | None = None, *, threads: int = 0) -> Reader:
+    def load(cls, path: Path | None = None) -> Reader:
         """The shipped reader (checksum verified), or one made by ``bench/train_reader.py``
         in folder ``path``."""
         folder = BUNDLED_READER_DIR if path is None else Path(path)
@@ -81,19 +81,13 @@ class Reader:
                 "embeddings/models/reader from the repository"
             )
         started = time.perf_counter()
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
-        options.inter_op_num_threads = 1
+        session = open_session(model, min(2, os.cpu_count() or 1))
         try:
-            session = ort.InferenceSession(
-                str(model), options, providers=["CPUExecutionProvider"], disabled_optimizers=UNFUSED
-            )
             tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        except Exception as exc:  # both libraries raise their own types for a bad file
-            raise ModelError(f"{folder}: cannot load the reader ({exc})") from exc
+        except Exception as exc:  # tokenizers raises its own types for a bad file
+            raise ModelError(f"{folder}: cannot load the reader's tokenizer ({exc})") from exc
         names = {i.name for i in session.get_inputs()}
         if names != set(_INPUTS):
             raise ModelError(

@@ -270,7 +270,10 @@ class RerankPolicy:
 
 
 class PairScorer(Protocol):
-    """Anything that scores (question, sentence) pairs, like ``embeddings.reader``."""
+    """Anything that scores (question, sentence) pairs, like ``embeddings.reader``; with
+    ``context``, each sentence is read after what comes before it (``reading``)."""
+
+    context: bool
 
     def score(self, question: str, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -299,7 +302,7 @@ def rerank(
 ) -> list[Candidate]:
     """Re-order the first ``policy.depth`` candidates by fused score plus the reader's logit."""
     head, tail = candidates[: policy.depth], candidates[policy.depth :]
-    read = reading if getattr(scorer, "context", False) else SearchIndex.text
+    read = reading if scorer.context else SearchIndex.text
     logits = scorer.score(question, [read(index, c.sentence) for c in head])
     scored = [
         replace(c, cross=float(x), score=c.score + policy.weight * float(x))
