@@ -71,6 +71,23 @@ CREATE TABLE IF NOT EXISTS bands (
 CREATE INDEX IF NOT EXISTS bands_key ON bands(band, key);
 CREATE INDEX IF NOT EXISTS bands_article ON bands(article_id);
 """
+# The change journal: every insert, delete, new content or change of canonical article
+# appends the article's id (triggers, so no write path can forget it). An index version
+# records the store's position in it, and the next update reads only what changed since.
+_JOURNAL = """
+CREATE TABLE IF NOT EXISTS changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TRIGGER IF NOT EXISTS changes_insert AFTER INSERT ON articles
+BEGIN INSERT INTO changes (article_id) VALUES (NEW.id); END;
+CREATE TRIGGER IF NOT EXISTS changes_delete AFTER DELETE ON articles
+BEGIN INSERT INTO changes (article_id) VALUES (OLD.id); END;
+CREATE TRIGGER IF NOT EXISTS changes_update AFTER UPDATE OF content_hash, duplicate_of ON articles
+WHEN OLD.content_hash IS NOT NEW.content_hash OR OLD.duplicate_of IS NOT NEW.duplicate_of
+BEGIN INSERT INTO changes (article_id) VALUES (NEW.id); END;
+"""
 # Columns added after the first release; old stores gain them on open.
 _ADDED_COLUMNS = {"duplicate_of": "TEXT", "signature": "BLOB"}
 _ARTICLE_COLUMNS = "id, title, text, source, url, published, author"
@@ -95,6 +112,14 @@ def prepare(article: Article) -> Prepared:
     """The segmentation and signature of ``article``: the costly part of storing it, pure,
     so a bulk ingest can compute it in worker processes."""
     return segment(article.text), dedup.signature(article.text)
+
+
+@dataclass(frozen=True)
+class Position:
+    """A point in a store's change journal: the store's id and the last change's number."""
+
+    store: str
+    seq: int
 
 
 @dataclass(frozen=True)
@@ -125,6 +150,15 @@ class ArticleStore:
                 self._db.execute(f"ALTER TABLE articles ADD COLUMN {column} {kind}")
         self._db.execute(
             "CREATE INDEX IF NOT EXISTS articles_duplicate_of ON articles(duplicate_of)"
+        )
+        self._db.executescript(_JOURNAL)
+        # A random name for this store file: a position in another store's journal means
+        # nothing here (a data folder whose database was replaced).
+        self._db.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('store_id', lower(hex(randomblob(16))))"
+        )
+        self.store_id = str(
+            self._db.execute("SELECT value FROM meta WHERE key = 'store_id'").fetchone()[0]
         )
         self._migrate_bands()
 
@@ -244,16 +278,18 @@ class ArticleStore:
             self._group(article.id, sig)
         return "added" if previous is None else "replaced"
 
-    def hashes_of(self, ids: Sequence[str]) -> dict[str, str]:
-        """The content hash of each of ``ids`` that is stored."""
+    def hashes_of(self, ids: Sequence[str], *, canonical: bool = False) -> dict[str, str]:
+        """The content hash of each of ``ids`` that is stored (and, with ``canonical``, is
+        not a near-duplicate of another: what an index holds)."""
         found: dict[str, str] = {}
+        where = "duplicate_of IS NULL AND " if canonical else ""
         with self._lock:
             for i in range(0, len(ids), ITER_PAGE):
                 chunk = list(ids[i : i + ITER_PAGE])
                 found.update(
                     self._db.execute(
-                        "SELECT id, content_hash FROM articles "
-                        f"WHERE id IN ({','.join('?' * len(chunk))})",
+                        f"SELECT id, content_hash FROM articles WHERE {where}"
+                        f"id IN ({','.join('?' * len(chunk))})",
                         chunk,
                     ).fetchall()
                 )
@@ -397,6 +433,59 @@ class ArticleStore:
                 (limit, offset),
             ).fetchall()
         return [Article(*r) for r in rows]
+
+    def position(self) -> Position:
+        """Where the change journal stands: every change so far is at or before it."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'changes'"
+            ).fetchone()
+        return Position(self.store_id, int(row[0]) if row else 0)
+
+    def changed_since(self, position: Position) -> tuple[str, ...] | None:
+        """Ids of the articles inserted, deleted, rewritten or made (non-)canonical after
+        ``position``, sorted; None when the journal cannot tell (a position in another
+        store, ahead of this one, or before changes already forgotten)."""
+        with self._lock:
+            floor = self._db.execute(
+                "SELECT value FROM meta WHERE key = 'journal_floor'"
+            ).fetchone()
+            now = self.position()
+            if (
+                position.store != self.store_id
+                or position.seq > now.seq
+                or position.seq < (int(floor[0]) if floor else 0)
+            ):
+                return None
+            rows = self._db.execute(
+                "SELECT DISTINCT article_id FROM changes WHERE seq > ? ORDER BY article_id",
+                (position.seq,),
+            ).fetchall()
+        return tuple(r[0] for r in rows)
+
+    def forget_changes(self, through: int) -> None:
+        """Drop the journal up to ``through`` (an index version holds everything before)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("DELETE FROM changes WHERE seq <= ?", (through,))
+                self._db.execute(
+                    "INSERT INTO meta VALUES ('journal_floor', ?) ON CONFLICT (key) "
+                    "DO UPDATE SET value = max(CAST(value AS INTEGER), excluded.value)",
+                    (through,),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def has_canonical(self) -> bool:
+        """Whether any article is left to index."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT EXISTS (SELECT 1 FROM articles WHERE duplicate_of IS NULL)"
+            ).fetchone()
+        return bool(row[0])
 
     def state_digest(self) -> str:
         """A digest of every canonical (id, content hash) pair: equal digests mean the same

@@ -51,7 +51,7 @@ def new_segment_name() -> str:
 
 
 def _manifest(
-    index_counts: dict[str, int], encoder: Encoder, version: str, corpus_digest: str
+    index_counts: dict[str, int], encoder: Encoder, version: str, corpus_digest: str | None
 ) -> dict[str, Any]:
     return {
         "format": FORMAT_VERSION,
@@ -89,7 +89,7 @@ def build_index(
     cache: VectorCache,
     *,
     version: str,
-    corpus_digest: str,
+    corpus_digest: str | None,
     progress: bool = False,
     sink: Callable[[Segment], Segment] | None = None,
 ) -> tuple[SearchIndex, BuildStats]:
@@ -129,7 +129,7 @@ def update_index(
     cache: VectorCache,
     *,
     version: str,
-    corpus_digest: str,
+    corpus_digest: str | None,
 ) -> tuple[SearchIndex, BuildStats]:
     """A new version: ``base`` without the ``removed`` articles, plus the ``added`` ones.
 
@@ -169,7 +169,7 @@ def _finish(
     dead: list[np.ndarray],
     encoder: Encoder,
     version: str,
-    corpus_digest: str,
+    corpus_digest: str | None,
     started: float,
     embedded: int,
     kind: str,

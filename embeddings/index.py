@@ -119,9 +119,16 @@ class SearchIndex:
         self._ok: dict[str, list[np.ndarray | None]] = {"sentences": [], "passages": []}
         self.live_counts = {"articles": 0, "passages": 0, "sentences": 0}
         for seg, alive in zip(self.segments, self.alive, strict=True):
+            quotable = seg.quotable
+            if alive.all():  # most segments: nothing to gather per row
+                self._ok["sentences"].append(quotable)
+                self._ok["passages"].append(None)
+                for level, n in seg.counts.items():
+                    self.live_counts[level] += n
+                continue
             s_live = alive[seg.sentences["article"]]
             p_live = alive[seg.passages["article"]]
-            s_ok = seg.quotable() & s_live
+            s_ok = s_live if quotable is None else quotable & s_live
             self._ok["sentences"].append(None if s_ok.all() else s_ok)
             self._ok["passages"].append(None if p_live.all() else p_live)
             self.live_counts["articles"] += int(alive.sum())
@@ -131,7 +138,7 @@ class SearchIndex:
         self.passages: Rows[IndexedPassage] = Rows(self, "passages")
         self.sentences: Rows[IndexedSentence] = Rows(self, "sentences")
         self._total_length = {
-            level: [int(s.postings(level).lengths.sum()) for s in self.segments]
+            level: [s.postings(level).total_length for s in self.segments]
             for level in ("sentences", "passages")
         }
 
@@ -258,9 +265,15 @@ class SearchIndex:
             for r in np.flatnonzero(alive):
                 yield ArticleRef(*seg.articles.row_tuple(int(r)))
 
-    def live_fingerprints(self) -> dict[str, str]:
-        """Content hash of every live article, by id."""
+    def live_fingerprints(self, only: Collection[str] | None = None) -> dict[str, str]:
+        """Content hash of every live article (or of the live ones among ``only``), by id."""
         out: dict[str, str] = {}
+        if only is not None:
+            for aid in only:
+                row = self.article_row(aid)
+                if row is not None:
+                    out[aid] = self.articles[row].content_hash
+            return out
         for seg, alive in zip(self.segments, self.alive, strict=True):
             rows = np.flatnonzero(alive)
             ids, hashes = seg.articles.ids.values(rows), seg.articles.hashes.values(rows)

@@ -298,9 +298,12 @@ class Segment:
         """BM25 postings of the sentence or passage level."""
         return self.sentence_postings if level == "sentences" else self.passage_postings
 
-    def quotable(self) -> np.ndarray:
-        """Mask of sentences that may be quoted."""
-        return QUOTABLE_CODES[self.sentences["role"]]
+    @cached_property
+    def quotable(self) -> np.ndarray | None:
+        """Mask of sentences that may be quoted; None when all may (computed once: a
+        segment serves every version that names it)."""
+        mask = QUOTABLE_CODES[self.sentences["role"]]
+        return None if mask.all() else mask
 
     def save(self, folder: Path) -> None:
         """Write the segment's files into ``folder`` (created)."""

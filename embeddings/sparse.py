@@ -17,6 +17,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import bm25s
@@ -162,6 +163,11 @@ class Postings:
                 )
             )
         return cls._of(sp.vstack(blocks, format="csr", dtype=np.int32), list(vocab))
+
+    @cached_property
+    def total_length(self) -> int:
+        """Tokens over every row (summed once)."""
+        return int(self.lengths.sum())
 
     @property
     def size(self) -> int:

@@ -17,7 +17,7 @@ import faiss
 from threadpoolctl import threadpool_limits
 
 from corpus.article import Article
-from corpus.store import ArticleStore, digest_of
+from corpus.store import ArticleStore, Position, digest_of
 from embeddings.build import BuildStats, build_index, update_index
 from embeddings.cache import VectorCache
 from embeddings.encoder import Encoder
@@ -50,6 +50,10 @@ from service.ops.shared import RedisConversationStore
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Up to this many changed articles an update looks each one up; past it (a bulk ingest),
+# comparing every article's fingerprint is cheaper.
+JOURNAL_DIFF_MAX = 10_000
 
 State = Literal["starting", "ready", "failed"]
 
@@ -200,8 +204,9 @@ class Engine:
         """Build a new index version from the whole store, publish it and make it live."""
         with self.data.writer_lock():
             self.snapshots.clean()
+            position = self.store.position()
             index, stats = self._build_full(progress)
-            self._publish(index, stats)
+            self._publish(index, stats, position)
         return stats
 
     def _build_full(
@@ -224,46 +229,76 @@ class Engine:
         have written), drops the articles withdrawn, replaced or now duplicates, and adds
         the new and changed ones, embedding only their text. It is published beside the
         live version and swapped in atomically; readers never see it half-built.
+
+        What changed is read from the store's change journal since the position the base
+        version records, so an update costs what changed, not the archive; a base without
+        a usable position (an older version, another store, a forgotten stretch of the
+        journal, or very many changes) is compared article by article instead.
         """
         with self.data.writer_lock():
             self.snapshots.clean()
+            position = self.store.position()  # first: any later change is journaled after it
             base = self._published_base()
-            wanted = self.store.fingerprints()
-            digest = digest_of(wanted)
-            same_model = base is not None and base.model_id == self.encoder.model_id
-            if base is not None and same_model and base.manifest.get("corpus_digest") == digest:
+            if base is None or base.model_id != self.encoder.model_id:
+                wanted = self.store.fingerprints()
+                index, stats = self._build_full(digest=digest_of(wanted))
+                self._publish(index, stats, position)
+                return stats
+            diff = self._diff(base)
+            if diff is None:
                 if self._live is None or self._live.index.version != base.version:
                     self._swap(base)
                 return None
-            if base is None or not same_model:
-                index, stats = self._build_full(digest=digest)
-            else:
-                have = base.live_fingerprints()
-                removed = [a for a, h in have.items() if wanted.get(a) != h]
-                added = [a for a, h in wanted.items() if have.get(a) != h]
-                if not wanted:
-                    raise NoIndexError("every article was withdrawn; nothing is left to index")
-                index, stats = update_index(
-                    base,
-                    self.store.iter_stored(added),
-                    removed,
-                    self.encoder,
-                    VectorCache(self.data.cache_path),
-                    version=new_version_id(),
-                    corpus_digest=digest,
-                )
-            self._publish(index, stats)
+            added, removed, digest = diff
+            if not self.store.has_canonical():
+                raise NoIndexError("every article was withdrawn; nothing is left to index")
+            index, stats = update_index(
+                base,
+                self.store.iter_stored(added),
+                removed,
+                self.encoder,
+                VectorCache(self.data.cache_path),
+                version=new_version_id(),
+                corpus_digest=digest,
+            )
+            self._publish(index, stats, position)
         return stats
 
-    def _publish(self, index: SearchIndex, stats: BuildStats) -> None:
+    def _diff(self, base: SearchIndex) -> tuple[list[str], list[str], str | None] | None:
+        """(ids to add, ids to remove, the store's digest when it was computed) to bring
+        ``base`` up to date; None when nothing differs."""
+        changed = None
+        recorded = base.manifest.get("store")
+        if isinstance(recorded, dict):
+            changed = self.store.changed_since(Position(recorded["id"], int(recorded["seq"])))
+        if changed is not None and len(changed) <= JOURNAL_DIFF_MAX:
+            wanted = self.store.hashes_of(changed, canonical=True)
+            have = base.live_fingerprints(changed)
+            digest = None
+        else:
+            wanted = self.store.fingerprints()
+            digest = digest_of(wanted)
+            if base.manifest.get("corpus_digest") == digest:
+                return None
+            have = base.live_fingerprints()
+        removed = [a for a, h in have.items() if wanted.get(a) != h]
+        added = [a for a, h in wanted.items() if have.get(a) != h]
+        if not added and not removed:
+            return None
+        return added, removed, digest
+
+    def _publish(self, index: SearchIndex, stats: BuildStats, position: Position) -> None:
         """Write ``index`` as the newest version and make it live (under the writer lock).
 
         What goes live is the version read back from disk: its new segments memory-mapped
         (and verified), not the arrays the build left in memory, so a server that builds or
-        merges holds no more than one that only follows.
+        merges holds no more than one that only follows. The version records the store's
+        journal ``position`` it holds every change up to; the journal before it is dropped.
         """
+        index.manifest["store"] = {"id": position.store, "seq": position.seq}
         self.snapshots.publish(index)
         self.snapshots.clean()
+        self.store.forget_changes(position.seq)
         self._swap(self.snapshots.load(index.version))
         log.info(
             "index %s (%s): %d sentences, %d texts embedded, %.2fs",
@@ -314,7 +349,12 @@ class Engine:
         live = self._live
         if live is None:
             return True
-        return bool(live.index.manifest["corpus_digest"] != self.store.state_digest())
+        recorded = live.index.manifest.get("store")
+        if isinstance(recorded, dict):
+            changed = self.store.changed_since(Position(recorded["id"], int(recorded["seq"])))
+            if changed is not None:
+                return self._diff(live.index) is not None if changed else False
+        return bool(live.index.manifest.get("corpus_digest") != self.store.state_digest())
 
     def load_live(self) -> SearchIndex:
         """Load the current saved version and make it live."""
