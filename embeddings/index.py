@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar, cast
 
 import numpy as np
 
-from embeddings.segment import ROLES, Segment, best_first
+from embeddings.segment import RESCORE_FACTOR, RESCORE_MIN, ROLES, Segment, best_first, best_order
 from embeddings.sparse import idf, term_weights
 
 # 3: segments + tombstones (2 was one folder per version with every table rewritten).
@@ -353,18 +353,34 @@ class SearchIndex:
         segments: Collection[int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Best ``k`` rows by inner product with ``query`` (exact scores), best first; equal
-        scores in row order, so the same rows come back however segments are grouped."""
-        all_rows, all_scores = [], []
+        scores in row order.
+
+        Flat levels are scored exactly, so over them the same rows come back however
+        segments are grouped. ANN levels are re-scored exactly only for the best rows by
+        their codes' scores across the searched segments: searching segments in groups (as
+        shards do) re-scores at least those rows, so it may find a better row, never lose one.
+        """
+        all_rows, all_scores, all_exact = [], [], []
+        wide = max(RESCORE_MIN, RESCORE_FACTOR * k)
         for s in self._searched(segments):
             allowed = self._allowed(level, s, article_masks)
             if allowed is not None and not allowed.any():
                 continue
-            rows, scores = self.segments[s].dense(level).search(query, k, allowed)
+            rows, scores, exact = self.segments[s].dense(level).search(query, wide, allowed)
             all_rows.append(rows + self.bases[level][s])
             all_scores.append(scores)
+            all_exact.append(np.full(len(rows), exact))
         if not all_rows:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        return best_first(np.concatenate(all_rows), np.concatenate(all_scores), k)
+        rows, scores = np.concatenate(all_rows), np.concatenate(all_scores)
+        approximate = ~np.concatenate(all_exact)
+        if approximate.any():
+            # The best by the codes' scores (exact ones where a level is flat), re-scored
+            # exactly: only these rows' vectors are read.
+            keep = best_order(rows, scores, wide)
+            rows, scores, approximate = rows[keep], scores[keep], approximate[keep]
+            scores[approximate] = self.vectors(level, rows[approximate]) @ query
+        return best_first(rows, scores, k)
 
     def term_stats(self, level: str, terms: Sequence[str]) -> TermStats:
         """BM25 statistics of ``terms`` over every segment."""

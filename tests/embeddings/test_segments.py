@@ -14,7 +14,7 @@ from embeddings.build import build_index, update_index
 from embeddings.cache import VectorCache
 from embeddings.encoder import Encoder
 from embeddings.index import SearchIndex
-from embeddings.segment import Dense, SegmentBuilder
+from embeddings.segment import Dense, SegmentBuilder, best_first
 from embeddings.snapshots import Snapshots, new_version_id
 from tests.embeddings.test_snapshots import mapped
 
@@ -163,14 +163,36 @@ def test_large_levels_use_ivf_sq8_with_exact_rescoring(
     for q in vectors[:20] + 0.1 * rng.standard_normal((20, 32)).astype(np.float32):
         q = q / np.linalg.norm(q)
         exact = set(np.argsort(-(vectors @ q))[:50].tolist())
-        rows, scores = loaded.search(q, 50, None)
-        assert np.allclose(scores, vectors[rows] @ q, atol=1e-5)  # exact, not quantised
-        recalls.append(len(exact & set(rows.tolist())) / 50)
+        rows, scores, is_exact = loaded.search(q, 100, None)
+        assert not is_exact  # the 8-bit codes' scores: close to the vectors', not equal
+        assert np.abs(scores - vectors[rows] @ q).max() < 0.02
+        assert not np.allclose(scores, vectors[rows] @ q, atol=1e-6)
+        best, _ = best_first(rows, vectors[rows] @ q, 50)  # re-scored, as the index does
+        recalls.append(len(exact & set(best.tolist())) / 50)
     assert np.median(recalls) >= 0.98
     allowed = np.zeros(6000, dtype=bool)
     allowed[::3] = True
-    rows, _ = loaded.search(vectors[0], 20, allowed)
+    rows, _, _ = loaded.search(vectors[0], 20, allowed)
     assert rows.size == 20 and allowed[rows].all()
+
+
+def test_a_search_re_scores_the_best_of_the_codes_exactly(
+    store: ArticleStore, cache: VectorCache, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(segment, "FLAT_MAX_ROWS", 70)  # 80 sentences: an IVF-SQ8 level
+    for n in range(40):
+        store.upsert(_article(n))
+    base, _ = build_index(store.iter_stored(), encoder, cache, version="v1", corpus_digest="d")
+    assert base.segments[0].sentence_dense.ann is not None
+    index = _add(base, store, encoder, cache, _article(40))  # a flat segment beside it
+    assert index.segments[-1].sentence_dense.ann is None
+    every = np.arange(len(index.sentences))
+    for question in ("Which budget line did council 17 approve?", "The vote was 40 to 41"):
+        q = encoder.encode_query(question)
+        rows, scores = index.dense("sentences", q, 10)
+        assert np.allclose(scores, index.vectors("sentences", rows) @ q, atol=1e-6)
+        truth, _ = best_first(every, index.vectors("sentences", every) @ q, 10)
+        assert rows[0] == truth[0] and len(set(rows) & set(truth)) >= 9
 
 
 def test_merged_tables_keep_every_pointer_inside(
