@@ -9,7 +9,10 @@ asked for: no Python object per sentence is held.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Sequence
+import os
+import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
@@ -20,6 +23,24 @@ from embeddings.sparse import idf, term_weights
 
 # 3: segments + tombstones (2 was one folder per version with every table rewritten).
 FORMAT_VERSION = 3
+# Segments of more sentences than this are searched on worker threads when a version has
+# at least two of them.
+PARALLEL_MIN_ROWS = 100_000
+
+R = TypeVar("R")
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _workers() -> ThreadPoolExecutor:
+    """The threads segments are searched on: one a core, shared by every index."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(
+                max_workers=len(os.sched_getaffinity(0)), thread_name_prefix="segment-search"
+            )
+        return _pool
 
 
 @dataclass(frozen=True)
@@ -337,6 +358,16 @@ class SearchIndex:
                 out[pick] = allowed[local[pick]]
         return out
 
+    def _each_segment(self, work: Callable[[int], R], segments: Collection[int] | None) -> list[R]:
+        """``work`` for each searched segment, in order; on worker threads when several are
+        large (NumPy and FAISS release the GIL: a large archive's segments are searched on
+        every core), on the caller's thread otherwise (small archives pay no hand-over)."""
+        searched = self._searched(segments)
+        large = sum(self.segments[s].counts["sentences"] > PARALLEL_MIN_ROWS for s in searched)
+        if large < 2:
+            return [work(s) for s in searched]
+        return list(_workers().map(work, searched))
+
     def _searched(self, segments: Collection[int] | None) -> list[int]:
         """Segment positions a search covers: all, or a shard's."""
         if segments is None:
@@ -360,20 +391,21 @@ class SearchIndex:
         their codes' scores across the searched segments: searching segments in groups (as
         shards do) re-scores at least those rows, so it may find a better row, never lose one.
         """
-        all_rows, all_scores, all_exact = [], [], []
         wide = max(RESCORE_MIN, RESCORE_FACTOR * k)
-        for s in self._searched(segments):
+
+        def one(s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
             allowed = self._allowed(level, s, article_masks)
             if allowed is not None and not allowed.any():
-                continue
+                return None
             rows, scores, exact = self.segments[s].dense(level).search(query, wide, allowed)
-            all_rows.append(rows + self.bases[level][s])
-            all_scores.append(scores)
-            all_exact.append(np.full(len(rows), exact))
-        if not all_rows:
+            return rows + self.bases[level][s], scores, np.full(len(rows), exact)
+
+        found = [f for f in self._each_segment(one, segments) if f is not None]
+        if not found:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        rows, scores = np.concatenate(all_rows), np.concatenate(all_scores)
-        approximate = ~np.concatenate(all_exact)
+        rows = np.concatenate([f[0] for f in found])
+        scores = np.concatenate([f[1] for f in found])
+        approximate = ~np.concatenate([f[2] for f in found])
         if approximate.any():
             # The best by the codes' scores (exact ones where a level is flat), re-scored
             # exactly: only these rows' vectors are read.
@@ -411,8 +443,8 @@ class SearchIndex:
         stats = stats or self.term_stats(level, terms)
         weights = {t: idf(stats.rows, df) for t, df in zip(terms, stats.df, strict=True)}
         avg = stats.avg_length
-        out_rows, out_scores = [], []
-        for s in self._searched(segments):
+
+        def one(s: int) -> tuple[np.ndarray, np.ndarray] | None:
             postings = self.segments[s].postings(level)
             rows_parts, score_parts = [], []
             for t in terms:
@@ -423,7 +455,7 @@ class SearchIndex:
                 rows_parts.append(np.asarray(rows))
                 score_parts.append(weights[t] * term_weights(tfs, postings.lengths[rows], avg))
             if not rows_parts:
-                continue
+                return None
             rows = np.concatenate(rows_parts)
             scores = np.concatenate(score_parts)
             unique, inverse = np.unique(rows, return_inverse=True)
@@ -432,8 +464,9 @@ class SearchIndex:
             if allowed is not None:
                 keep = allowed[unique]
                 unique, summed = unique[keep], summed[keep]
-            out_rows.append(unique.astype(np.int64) + self.bases[level][s])
-            out_scores.append(summed)
-        if not out_rows:
+            return unique.astype(np.int64) + self.bases[level][s], summed
+
+        found = [f for f in self._each_segment(one, segments) if f is not None]
+        if not found:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        return np.concatenate(out_rows), np.concatenate(out_scores)
+        return np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])

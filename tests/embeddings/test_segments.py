@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -265,3 +266,41 @@ def test_a_bulk_build_hands_each_segment_over_as_it_is_built(
     loaded = Snapshots(tmp_path / "index").load_current()
     assert [s.name for s in loaded.segments] == handed
     assert {a.id for a in loaded.live_articles()} == {f"a{n}" for n in range(5)}
+
+
+def test_segments_searched_on_worker_threads_find_what_one_thread_finds(
+    store: ArticleStore, cache: VectorCache, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import embeddings.index as index_module
+
+    store.upsert(_article(0))
+    index, _ = build_index(store.iter_stored(), encoder, cache, version="v1", corpus_digest="d")
+    for n in range(1, 4):
+        index = _add(index, store, encoder, cache, _article(n))
+    assert len(index.segments) >= 2
+    q = encoder.encode_query("Which budget line did council 2 approve?")
+    terms = ["council", "budget", "vote", "2"]
+
+    def searches() -> list[np.ndarray]:
+        out = []
+        for level in ("sentences", "passages"):
+            out.extend(index.dense(level, q, 5))
+            out.extend(index.bm25(level, terms))
+        return out
+
+    alone = searches()
+    threads: set[str] = set()
+    work = index._each_segment
+    monkeypatch.setattr(index_module, "PARALLEL_MIN_ROWS", 0)  # every segment counts as large
+
+    def noted(fn, segs):  # type: ignore[no-untyped-def]
+        def one(s):  # type: ignore[no-untyped-def]
+            threads.add(threading.current_thread().name)
+            return fn(s)
+
+        return work(one, segs)
+
+    monkeypatch.setattr(index, "_each_segment", noted)
+    shared = searches()
+    assert any(name.startswith("segment-search") for name in threads)
+    assert all(np.array_equal(a, b) for a, b in zip(alone, shared, strict=True))
