@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar, cast
 import numpy as np
 
 from embeddings.segment import RESCORE_FACTOR, RESCORE_MIN, ROLES, Segment, best_first, best_order
-from embeddings.sparse import Postings, idf, term_weights, weight_bound
+from embeddings.sparse import idf, term_weights
 
 # 3: segments + tombstones (2 was one folder per version with every table rewritten).
 FORMAT_VERSION = 3
@@ -422,16 +422,6 @@ class SearchIndex:
             tuple(sum(seg.postings(level).df(t) for seg in self.segments) for t in terms),
         )
 
-    def _weights(
-        self, level: str, terms: Sequence[str], stats: TermStats | None
-    ) -> tuple[list[str], dict[str, float], float]:
-        """Distinct terms, their idf over the archive (``stats``, by default this index's),
-        and the mean row length."""
-        terms = list(dict.fromkeys(terms))
-        stats = stats or self.term_stats(level, terms)
-        weights = {t: idf(stats.rows, df) for t, df in zip(terms, stats.df, strict=True)}
-        return terms, weights, stats.avg_length
-
     def bm25(
         self,
         level: str,
@@ -447,152 +437,36 @@ class SearchIndex:
         by default this index's. A shard searching only its ``segments`` is given the
         archive's, so its scores are those an unsharded search computes.
         """
+        terms = list(dict.fromkeys(terms))
         if not terms or not self.segments:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        terms, weights, avg = self._weights(level, terms, stats)
-        found = [
-            f
-            for f in self._each_segment(
-                lambda s: self._bm25_all(level, s, terms, weights, avg, article_masks), segments
-            )
-            if f is not None
-        ]
+        stats = stats or self.term_stats(level, terms)
+        weights = {t: idf(stats.rows, df) for t, df in zip(terms, stats.df, strict=True)}
+        avg = stats.avg_length
+
+        def one(s: int) -> tuple[np.ndarray, np.ndarray] | None:
+            postings = self.segments[s].postings(level)
+            rows_parts, score_parts = [], []
+            for t in terms:
+                hit = postings.lookup(t)
+                if hit is None:
+                    continue
+                rows, tfs = hit
+                rows_parts.append(np.asarray(rows))
+                score_parts.append(weights[t] * term_weights(tfs, postings.lengths[rows], avg))
+            if not rows_parts:
+                return None
+            rows = np.concatenate(rows_parts)
+            scores = np.concatenate(score_parts)
+            unique, inverse = np.unique(rows, return_inverse=True)
+            summed = np.bincount(inverse, weights=scores).astype(np.float32)
+            allowed = self._allowed(level, s, article_masks)
+            if allowed is not None:
+                keep = allowed[unique]
+                unique, summed = unique[keep], summed[keep]
+            return unique.astype(np.int64) + self.bases[level][s], summed
+
+        found = [f for f in self._each_segment(one, segments) if f is not None]
         if not found:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         return np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])
-
-    def _bm25_all(
-        self,
-        level: str,
-        s: int,
-        terms: list[str],
-        weights: dict[str, float],
-        avg: float,
-        article_masks: Sequence[np.ndarray] | None,
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Every allowed row of segment ``s`` holding a term, with its score (version rows)."""
-        postings = self.segments[s].postings(level)
-        rows_parts, score_parts = [], []
-        for t in terms:
-            hit = postings.lookup(t)
-            if hit is None:
-                continue
-            rows, tfs = hit
-            rows_parts.append(np.asarray(rows))
-            score_parts.append(weights[t] * term_weights(tfs, postings.lengths[rows], avg))
-        if not rows_parts:
-            return None
-        rows = np.concatenate(rows_parts)
-        scores = np.concatenate(score_parts)
-        unique, inverse = np.unique(rows, return_inverse=True)
-        summed = np.bincount(inverse, weights=scores).astype(np.float32)
-        allowed = self._allowed(level, s, article_masks)
-        if allowed is not None:
-            keep = allowed[unique]
-            unique, summed = unique[keep], summed[keep]
-        return unique.astype(np.int64) + self.bases[level][s], summed
-
-    def bm25_best(
-        self,
-        level: str,
-        terms: Sequence[str],
-        k: int,
-        article_masks: Sequence[np.ndarray] | None = None,
-        *,
-        stats: TermStats | None = None,
-        segments: Collection[int] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best allowed rows by BM25, best first (equal scores in row order): what
-        ``best_first`` picks from ``bm25``, with the same scores, found without scoring
-        every row that holds a common term.
-
-        Per segment, terms are taken from the highest possible weight down (its idf times
-        its ``Postings.bound``); once the ``k``-th best score among the rows holding the
-        terms taken beats what the other terms together could give a row, no other row
-        can be among the best (MaxScore, as Lucene prunes).
-        """
-        if not terms or not self.segments or k <= 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        terms, weights, avg = self._weights(level, terms, stats)
-        found = [
-            f
-            for f in self._each_segment(
-                lambda s: self._bm25_best(level, s, terms, weights, avg, k, article_masks),
-                segments,
-            )
-            if f is not None
-        ]
-        if not found:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        rows = np.concatenate([f[0] for f in found])
-        scores = np.concatenate([f[1] for f in found])
-        return best_first(rows, scores, k)
-
-    def _bm25_best(
-        self,
-        level: str,
-        s: int,
-        terms: list[str],
-        weights: dict[str, float],
-        avg: float,
-        k: int,
-        article_masks: Sequence[np.ndarray] | None,
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        postings = self.segments[s].postings(level)
-        here = [t for t in terms if postings.df(t)]
-        if not here:
-            return None
-        bound = {t: weights[t] * weight_bound(*postings.bound(t), avg) for t in here}
-        by_bound = sorted(here, key=lambda t: -bound[t])
-        allowed = self._allowed(level, s, article_masks)
-        candidates = np.zeros(0, np.int64)
-        for taken in range(1, len(by_bound)):
-            hit = postings.lookup(by_bound[taken - 1])
-            assert hit is not None
-            candidates = np.union1d(candidates, np.asarray(hit[0], dtype=np.int64))
-            rows = candidates if allowed is None else candidates[allowed[candidates]]
-            if len(rows) < k:
-                continue
-            rest = sum(bound[t] for t in by_bound[taken:])
-            scores = self._bm25_of_segment(postings, here, weights, avg, rows)
-            kth = np.partition(-scores, k - 1)[k - 1]
-            if rest * (1 + 1e-5) < -kth:
-                return best_first(rows + self.bases[level][s], scores, k)
-        every = self._bm25_all(level, s, terms, weights, avg, article_masks)
-        return None if every is None else best_first(*every, k)
-
-    @staticmethod
-    def _bm25_of_segment(
-        postings: Postings,
-        terms: list[str],
-        weights: dict[str, float],
-        avg: float,
-        rows: np.ndarray,
-    ) -> np.ndarray:
-        """Scores of ``rows`` (ascending, of one segment), summed as ``bm25`` sums them."""
-        total = np.zeros(len(rows), dtype=np.float64)
-        for t in terms:
-            total += postings.contribution(t, weights[t], rows, avg)
-        return total.astype(np.float32)
-
-    def bm25_of(
-        self,
-        level: str,
-        terms: Sequence[str],
-        rows: np.ndarray,
-        *,
-        stats: TermStats | None = None,
-    ) -> np.ndarray:
-        """BM25 of ``rows`` (ascending; 0 for a row holding no term), equal to ``bm25``'s."""
-        rows = np.asarray(rows, dtype=np.int64)
-        out = np.zeros(len(rows), dtype=np.float32)
-        if not terms or not rows.size:
-            return out
-        terms, weights, avg = self._weights(level, terms, stats)
-        seg, local = self.locate(level, rows)
-        for k in self._groups(seg):
-            pick = seg == k
-            out[pick] = self._bm25_of_segment(
-                self.segments[k].postings(level), terms, weights, avg, local[pick]
-            )
-        return out

@@ -93,7 +93,6 @@ class Postings:
     tfs: np.ndarray  # int32
     lengths: np.ndarray  # int32, tokens per row
     _term: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
-    _bounds: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._term.update((t, i) for i, t in enumerate(self.terms))
@@ -183,30 +182,6 @@ class Postings:
         lo, hi = int(self.indptr[col]), int(self.indptr[col + 1])
         return self.rows[lo:hi], self.tfs[lo:hi]
 
-    def bound(self, term: str) -> tuple[int, int]:
-        """(highest frequency, shortest row) among the rows holding ``term`` (which must be
-        here): with them no row's weight for the term can be higher. Found once a term."""
-        found = self._bounds.get(term)
-        if found is None:
-            hit = self.lookup(term)
-            assert hit is not None, term
-            rows, tfs = hit
-            found = self._bounds[term] = (int(tfs.max()), int(self.lengths[rows].min()))
-        return found
-
-    def contribution(self, term: str, weight: float, rows: np.ndarray, avg: float) -> np.ndarray:
-        """``weight`` × the term's weight in each of ``rows`` (ascending), 0 where absent."""
-        out = np.zeros(len(rows), dtype=np.float32)
-        hit = self.lookup(term)
-        if hit is None or not len(rows):
-            return out
-        held, tfs = hit
-        at = np.minimum(np.searchsorted(held, rows), len(held) - 1)
-        found = np.asarray(held[at]) == rows
-        where = at[found]
-        out[found] = weight * term_weights(tfs[where], self.lengths[rows[found]], avg)
-        return out
-
     def df(self, term: str) -> int:
         """Rows holding ``term``."""
         col = self._term.get(term)
@@ -242,12 +217,6 @@ class Postings:
 def idf(n_rows: int, df: int) -> float:
     """Lucene's BM25 idf."""
     return float(np.log(1 + (n_rows - df + 0.5) / (df + 0.5)))
-
-
-def weight_bound(tf: int, length: int, avg_length: float) -> float:
-    """``term_weights`` of one (frequency, row length) pair: the highest a term can weigh in
-    any row when they are its ``Postings.bound``."""
-    return float(term_weights(np.array([tf]), np.array([length]), avg_length)[0])
 
 
 def term_weights(tfs: np.ndarray, lengths: np.ndarray, avg_length: float) -> np.ndarray:

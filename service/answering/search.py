@@ -120,28 +120,26 @@ class IndexSearcher:
             return EMPTY_HITS
         stats = stats or {}
         terms = list(query.terms)
-        s_stats, p_stats = stats.get("sentences"), stats.get("passages")
-        s_best = idx.bm25_best(
-            "sentences", terms, query.sentence_pool, masks, stats=s_stats, segments=segs
+        s_rows, s_scores = idx.bm25(
+            "sentences", terms, masks, stats=stats.get("sentences"), segments=segs
         )
-        p_best = idx.bm25_best(
-            "passages", terms, query.passage_pool, masks, stats=p_stats, segments=segs
+        p_rows, p_scores = idx.bm25(
+            "passages", terms, masks, stats=stats.get("passages"), segments=segs
         )
         hits = Hits(
             idx.dense("sentences", query.vector, query.sentence_pool, masks, segments=segs),
             idx.dense("passages", query.vector, query.passage_pool, masks, segments=segs),
-            s_best,
-            p_best,
-            float(s_best[1][0]) if s_best[1].size else 0.0,  # every BM25 score is positive
-            float(p_best[1][0]) if p_best[1].size else 0.0,
+            _best_positive(s_rows, s_scores, query.sentence_pool),
+            _best_positive(p_rows, p_scores, query.passage_pool),
+            float(s_scores.max()) if s_scores.size else 0.0,
+            float(p_scores.max()) if p_scores.size else 0.0,
         )
         pool = pool_of(idx, hits, masks)
-        passages = idx.column("sentences", "passage", pool)
         return replace(
             hits,
             pool=pool,
-            pool_sentence_bm25=idx.bm25_of("sentences", terms, pool, stats=s_stats),
-            pool_passage_bm25=idx.bm25_of("passages", terms, passages, stats=p_stats),
+            pool_sentence_bm25=_lookup(s_rows, s_scores, pool),
+            pool_passage_bm25=_lookup(p_rows, p_scores, idx.column("sentences", "passage", pool)),
         )
 
 
@@ -201,6 +199,11 @@ def pool_of(index: SearchIndex, hits: Hits, masks: Sequence[np.ndarray] | None) 
         pool.update(index.passage_sentences(p))
     ids = np.array(sorted(pool), dtype=np.int64)
     return ids[index.sentence_allowed(ids, masks)] if ids.size else ids
+
+
+def _best_positive(rows: np.ndarray, scores: np.ndarray, k: int) -> Ranked:
+    positive = scores > 0
+    return best_first(rows[positive], scores[positive], k)
 
 
 def _lookup(rows: np.ndarray, scores: np.ndarray, wanted: np.ndarray) -> np.ndarray:

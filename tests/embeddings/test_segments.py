@@ -304,39 +304,3 @@ def test_segments_searched_on_worker_threads_find_what_one_thread_finds(
     shared = searches()
     assert any(name.startswith("segment-search") for name in threads)
     assert all(np.array_equal(a, b) for a, b in zip(alone, shared, strict=True))
-
-
-def test_the_best_bm25_rows_are_found_without_scoring_every_row(
-    store: ArticleStore, cache: VectorCache, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for n in range(30):
-        store.upsert(_article(n, source="Daily" if n % 3 else "Wire"))
-    index, _ = build_index(store.iter_stored(), encoder, cache, version="v1", corpus_digest="d")
-    for n in range(30, 36):
-        index = _add(index, store, encoder, cache, _article(n))
-    store.delete("a17")
-    index, _ = update_index(
-        index, [], ["a17"], encoder, cache, version=new_version_id(), corpus_digest="d"
-    )
-    assert len(index.segments) >= 2
-    wire = index.article_masks(source="Wire")
-    cases = [["council", "budget", "17"], ["vote", "3", "4"], ["council"], ["line", "49", "no"]]
-    for terms in cases:
-        for masks in (None, wire):
-            for level in ("sentences", "passages"):
-                every_rows, every_scores = index.bm25(level, terms, masks)
-                for k in (1, 3, 10, 200):
-                    rows, scores = index.bm25_best(level, terms, k, masks)
-                    want_rows, want_scores = best_first(every_rows, every_scores, k)
-                    assert np.array_equal(rows, want_rows) and np.array_equal(scores, want_scores)
-                assert np.array_equal(index.bm25_of(level, terms, every_rows), every_scores)
-            rows = np.arange(len(index.sentences))
-            holding, _ = index.bm25("sentences", terms)
-            rows = rows[index.sentence_allowed(rows) & ~np.isin(rows, holding)]
-            assert not index.bm25_of("sentences", terms, rows).any()  # no term, no score
-    # A rare term with common ones: the rows holding it decide; no segment scores them all.
-    scored_all: list[int] = []
-    every = index._bm25_all
-    monkeypatch.setattr(index, "_bm25_all", lambda *a: scored_all.append(1) or every(*a))
-    rows, _ = index.bm25_best("sentences", ["council", "budget", "12"], 1)
-    assert index.text(int(rows[0])).startswith("Council 12 ") and not scored_all
