@@ -18,6 +18,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -168,29 +169,33 @@ class ArticleStore:
         signatures, in one transaction; groups already formed stay as they are."""
         if self._db.execute("PRAGMA user_version").fetchone()[0] >= dedup.BAND_LAYOUT:
             return
+        with self._transaction():
+            if self._db.execute("PRAGMA user_version").fetchone()[0] < dedup.BAND_LAYOUT:
+                rows = self._db.execute(
+                    "SELECT id, signature FROM articles WHERE signature IS NOT NULL"
+                ).fetchall()
+                if rows:
+                    log.info("recomputing the near-duplicate band keys of %d articles", len(rows))
+                self._db.execute("DELETE FROM bands")
+                self._db.executemany(
+                    "INSERT INTO bands VALUES (?, ?, ?)",
+                    (
+                        (band, key, aid)
+                        for aid, blob in rows
+                        for band, key in enumerate(
+                            dedup.band_keys(np.frombuffer(blob, dtype=np.uint32))
+                        )
+                    ),
+                )
+                self._db.execute(f"PRAGMA user_version = {dedup.BAND_LAYOUT}")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction under the lock: committed, or rolled back on any error."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                if self._db.execute("PRAGMA user_version").fetchone()[0] < dedup.BAND_LAYOUT:
-                    rows = self._db.execute(
-                        "SELECT id, signature FROM articles WHERE signature IS NOT NULL"
-                    ).fetchall()
-                    if rows:
-                        log.info(
-                            "recomputing the near-duplicate band keys of %d articles", len(rows)
-                        )
-                    self._db.execute("DELETE FROM bands")
-                    self._db.executemany(
-                        "INSERT INTO bands VALUES (?, ?, ?)",
-                        (
-                            (band, key, aid)
-                            for aid, blob in rows
-                            for band, key in enumerate(
-                                dedup.band_keys(np.frombuffer(blob, dtype=np.uint32))
-                            )
-                        ),
-                    )
-                    self._db.execute(f"PRAGMA user_version = {dedup.BAND_LAYOUT}")
+                yield
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -228,14 +233,8 @@ class ArticleStore:
         for k, article in enumerate(articles):
             if known.get(article.id) != digests[k] and work[k] is None:
                 work[k] = prepare(article)  # outside the lock: segmenting is the slow part
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                outcomes = [self._write(article, work[k]) for k, article in enumerate(articles)]
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            outcomes = [self._write(article, work[k]) for k, article in enumerate(articles)]
         return outcomes
 
     def _write(self, article: Article, ready: Prepared | None) -> UpsertResult:
@@ -364,15 +363,9 @@ class ArticleStore:
 
     def delete(self, article_id: str) -> bool:
         """Remove an article and its segments; False if there was none."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._detach(article_id)
-                cur = self._db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            self._detach(article_id)
+            cur = self._db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
             return cur.rowcount > 0
 
     def duplicate_of(self, article_id: str) -> str | None:
@@ -465,19 +458,13 @@ class ArticleStore:
 
     def forget_changes(self, through: int) -> None:
         """Drop the journal up to ``through`` (an index version holds everything before)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute("DELETE FROM changes WHERE seq <= ?", (through,))
-                self._db.execute(
-                    "INSERT INTO meta VALUES ('journal_floor', ?) ON CONFLICT (key) "
-                    "DO UPDATE SET value = max(CAST(value AS INTEGER), excluded.value)",
-                    (through,),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction():
+            self._db.execute("DELETE FROM changes WHERE seq <= ?", (through,))
+            self._db.execute(
+                "INSERT INTO meta VALUES ('journal_floor', ?) ON CONFLICT (key) "
+                "DO UPDATE SET value = max(CAST(value AS INTEGER), excluded.value)",
+                (through,),
+            )
 
     def has_canonical(self) -> bool:
         """Whether any article is left to index."""
