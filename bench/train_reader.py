@@ -43,6 +43,8 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from train_reranker import optimiser  # bench/train_reranker.py, beside this file
+
 from embeddings.encoder import bundled_model_path, file_sha256
 from embeddings.onnx_model import convert
 from embeddings.reader import CONTEXT_INPUT, MODEL_FILE, Reader
@@ -215,11 +217,7 @@ def train(
     )
     model.train()
     steps = int(len(groups) * args.epochs / args.batch)
-    optim = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    warmup = max(1, steps // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        optim, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup)))
-    )
+    optim, sched = optimiser(model, args.lr, steps)
     rng = random.Random(args.seed)
     order: list[int] = []
     started = time.time()

@@ -38,6 +38,19 @@ log = logging.getLogger("train_reranker")
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
 
 
+def optimiser(
+    model: torch.nn.Module, lr: float, steps: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW (weight decay 0.01) with a linear warm-up over a tenth of ``steps``, then a
+    linear decay to zero: the schedule the teacher and the reader are trained with."""
+    optim = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    warmup = max(1, steps // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        optim, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup)))
+    )
+    return optim, sched
+
+
 def build_groups(engine: Engine, questions: list, negatives: int) -> list[tuple[str, list[str]]]:
     """(question, [positive, negative...]) groups from the live index's candidates."""
     live = engine.live
@@ -88,11 +101,7 @@ def main() -> None:
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
     model.train()
     steps = int(len(groups) * args.epochs / args.batch)
-    optim = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    warmup = max(1, steps // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        optim, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup)))
-    )
+    optim, sched = optimiser(model, args.lr, steps)
     order: list[int] = []
     started = time.time()
     for step in range(steps):

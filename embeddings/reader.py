@@ -46,7 +46,6 @@ class Reader:
         self,
         session: Any,
         tokenizer: Any,
-        model_id: str,
         trained_on: frozenset[str] = frozenset(),
         *,
         context: bool = False,
@@ -54,7 +53,6 @@ class Reader:
         self._session = session
         self._tokenizer = tokenizer
         self._lock = threading.Lock()
-        self.model_id = model_id
         # Ids of the articles it was trained on (from its training.json), so evaluations
         # can report figures on the others apart.
         self.trained_on = trained_on
@@ -102,7 +100,6 @@ class Reader:
         return cls(
             session,
             tokenizer,
-            f"{folder.name}@{digest[:16]}",
             frozenset(str(a) for a in record.get("train_articles", ())),
             context=record.get("input") == CONTEXT_INPUT,
         )

@@ -4,7 +4,8 @@ An ingest batch becomes a new segment; a merge turns several segments (minus the
 withdrawn articles) into one. A segment holds, for its articles, passages and sentences:
 columnar tables (rows point at rows of the same segment), unit vectors for exact scoring,
 an approximate dense index when the level is large (IVF over 8-bit scalar-quantised
-vectors; its shortlist is re-scored exactly), and the BM25 postings.
+vectors, whose scores choose the rows the version's search re-scores exactly), and the
+BM25 postings.
 """
 
 from __future__ import annotations

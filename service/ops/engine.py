@@ -209,15 +209,13 @@ class Engine:
             self._publish(index, stats, position)
         return stats
 
-    def _build_full(
-        self, progress: bool = False, digest: str | None = None
-    ) -> tuple[SearchIndex, BuildStats]:
+    def _build_full(self, progress: bool = False) -> tuple[SearchIndex, BuildStats]:
         return build_index(
             self.store.iter_stored(),
             self.encoder,
             VectorCache(self.data.cache_path),
             version=new_version_id(),
-            corpus_digest=digest or self.store.state_digest(),
+            corpus_digest=self.store.state_digest(),
             progress=progress,
             sink=self.snapshots.write_segment,
         )
@@ -240,8 +238,7 @@ class Engine:
             position = self.store.position()  # first: any later change is journaled after it
             base = self._published_base()
             if base is None or base.model_id != self.encoder.model_id:
-                wanted = self.store.fingerprints()
-                index, stats = self._build_full(digest=digest_of(wanted))
+                index, stats = self._build_full()
                 self._publish(index, stats, position)
                 return stats
             diff = self._diff(base)
@@ -345,16 +342,12 @@ class Engine:
         return True
 
     def index_is_stale(self) -> bool:
-        """Whether the live (or saved) index misses changes in the store."""
+        """Whether the live (or saved) index misses changes in the store (read from the
+        journal since the position it records, else by comparing every article)."""
         live = self._live
         if live is None:
             return True
-        recorded = live.index.manifest.get("store")
-        if isinstance(recorded, dict):
-            changed = self.store.changed_since(Position(recorded["id"], int(recorded["seq"])))
-            if changed is not None:
-                return self._diff(live.index) is not None if changed else False
-        return bool(live.index.manifest.get("corpus_digest") != self.store.state_digest())
+        return self._diff(live.index) is not None
 
     def load_live(self) -> SearchIndex:
         """Load the current saved version and make it live."""

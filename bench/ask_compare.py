@@ -1,0 +1,101 @@
+"""/ask on a kept archive, the code of several checkouts alternating in one run.
+
+    git worktree add /tmp/before REV
+    python bench/ask_compare.py --data DIR --code /tmp/before --code . [--rounds 2]
+    python bench/ask_compare.py --data DIR --questions 60 --profile
+
+``DIR`` is a data directory ``bench/scale.py --keep`` built (``KEEP/data``). Each round runs
+each checkout in a process of its own (its modules imported from that folder): it loads
+the published version, asks 20 SQuAD questions to warm up, then times ``Engine.ask`` on
+``--questions`` more (the same ones, in the same order, for every checkout) and prints the
+p50 and p95 and a digest of every quote's article and start offset, so two checkouts that
+answer alike print the same digest. ``--profile`` also prints where the time went
+(``cProfile``, cumulative). The machine is shared: compare checkouts within a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import hashlib
+import json
+import pstats
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _questions(count: int) -> list[str]:
+    sys.path.insert(0, str(HERE))
+    from scale import _pool  # bench/scale.py, beside this file
+
+    _, qa = _pool()
+    questions = [q for q, _ in qa]
+    random.Random(1).shuffle(questions)
+    return questions[: 20 + count]
+
+
+def _worker(code: Path, data: Path, questions: list[str], profile: bool) -> None:
+    import service
+    from service.ops.engine import Engine
+    from service.settings import Settings
+
+    if not Path(service.__file__).resolve().is_relative_to(code):
+        sys.exit(f"{code}: its modules were not the ones imported ({service.__file__})")
+
+    engine = Engine(Settings(data_dir=data))
+    _ = engine.encoder
+    engine.load_live()
+    for q in questions[:20]:
+        engine.ask(q)
+    timings, quotes = [], []
+    profiler = cProfile.Profile()
+    for q in questions[20:]:
+        started = time.perf_counter()
+        if profile:
+            profiler.enable()
+        result = engine.ask(q)
+        if profile:
+            profiler.disable()
+        timings.append((time.perf_counter() - started) * 1000)
+        quotes.append([(x.article_id, x.start) for x in result.answer.quotes])
+    digest = hashlib.sha256(json.dumps(quotes).encode()).hexdigest()[:12]
+    p95 = sorted(timings)[int(0.95 * len(timings))]
+    print(f"{code}: ask p50 {statistics.median(timings):.2f} ms, p95 {p95:.2f} ms, quotes {digest}")
+    if profile:
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, required=True, help="a kept archive's data folder")
+    parser.add_argument(
+        "--code", type=Path, action="append", help="a checkout to run (default: this one)"
+    )
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--profile", action="store_true", help="print cProfile's cumulative top")
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if not (args.data / "index" / "CURRENT").exists():
+        sys.exit(f"{args.data}: no published index; build one with bench/scale.py --keep")
+    if args.worker:
+        sys.path.insert(0, str(args.worker))  # that checkout's modules, before any import
+        _worker(args.worker, args.data, _questions(args.questions), args.profile)
+        return
+    for _ in range(args.rounds):
+        for code in args.code or [HERE.parent]:
+            command = [sys.executable, __file__, "--data", str(args.data)]
+            command += ["--questions", str(args.questions), "--worker", str(code.resolve())]
+            subprocess.run([*command, *(["--profile"] if args.profile else [])], check=True)
+
+
+if __name__ == "__main__":
+    main()
