@@ -8,7 +8,6 @@ ones, then lets the merge policy (``embeddings.merging``) fold small segments to
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from embeddings.encoder import Encoder
 from embeddings.errors import NoIndexError
 from embeddings.index import FORMAT_VERSION, SearchIndex
 from embeddings.merging import MAX_MERGED_SENTENCES, apply_merges
-from embeddings.segment import Segment, SegmentBuilder, passage_text
+from embeddings.segment import Segment, SegmentBuilder, new_segment_name, passage_text
 
 __all__ = ["BuildStats", "build_index", "passage_text", "update_index"]
 
@@ -43,11 +42,6 @@ class BuildStats:
     passages: int
     embedded: int
     seconds: float
-
-
-def new_segment_name() -> str:
-    """A sortable, unique segment name."""
-    return "seg-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
 
 
 def _manifest(

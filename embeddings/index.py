@@ -18,8 +18,9 @@ from typing import Any, Generic, TypeVar, cast
 
 import numpy as np
 
+from embeddings.bm25_search import scores_of, top_k
 from embeddings.segment import RESCORE_FACTOR, RESCORE_MIN, ROLES, Segment, best_first, best_order
-from embeddings.sparse import idf, term_weights
+from embeddings.sparse import idf
 
 # 3: segments + tombstones (2 was one folder per version with every table rewritten).
 FORMAT_VERSION = 3
@@ -426,47 +427,65 @@ class SearchIndex:
         self,
         level: str,
         terms: Sequence[str],
+        k: int,
         article_masks: Sequence[np.ndarray] | None = None,
         *,
         stats: TermStats | None = None,
         segments: Collection[int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """BM25 of every allowed row holding a query term: (rows ascending, scores).
+        """The ``k`` allowed rows of best positive BM25, best first, equal scores in row
+        order: exactly those of scoring every row, without scoring most of them (each
+        segment's best by block-max, ``embeddings.bm25_search``).
 
         ``stats`` are those of ``terms`` (deduplicated, in order) over the whole archive;
         by default this index's. A shard searching only its ``segments`` is given the
         archive's, so its scores are those an unsharded search computes.
         """
-        terms = list(dict.fromkeys(terms))
-        if not terms or not self.segments:
+        weights, avg = self._bm25_weights(level, terms, stats)
+        if not weights:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        stats = stats or self.term_stats(level, terms)
-        weights = {t: idf(stats.rows, df) for t, df in zip(terms, stats.df, strict=True)}
-        avg = stats.avg_length
 
         def one(s: int) -> tuple[np.ndarray, np.ndarray] | None:
-            postings = self.segments[s].postings(level)
-            rows_parts, score_parts = [], []
-            for t in terms:
-                hit = postings.lookup(t)
-                if hit is None:
-                    continue
-                rows, tfs = hit
-                rows_parts.append(np.asarray(rows))
-                score_parts.append(weights[t] * term_weights(tfs, postings.lengths[rows], avg))
-            if not rows_parts:
-                return None
-            rows = np.concatenate(rows_parts)
-            scores = np.concatenate(score_parts)
-            unique, inverse = np.unique(rows, return_inverse=True)
-            summed = np.bincount(inverse, weights=scores).astype(np.float32)
             allowed = self._allowed(level, s, article_masks)
-            if allowed is not None:
-                keep = allowed[unique]
-                unique, summed = unique[keep], summed[keep]
-            return unique.astype(np.int64) + self.bases[level][s], summed
+            if allowed is not None and not allowed.any():
+                return None
+            rows, scores = top_k(self.segments[s].postings(level), weights, avg, k, allowed)
+            return rows + self.bases[level][s], scores
 
         found = [f for f in self._each_segment(one, segments) if f is not None]
         if not found:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        return np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])
+        return best_first(
+            np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found]), k
+        )
+
+    def bm25_of(
+        self,
+        level: str,
+        terms: Sequence[str],
+        rows: np.ndarray,
+        *,
+        stats: TermStats | None = None,
+    ) -> np.ndarray:
+        """BM25 of each of ``rows`` (0 where it holds no term), as ``bm25`` scores it."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros(len(rows), dtype=np.float32)
+        weights, avg = self._bm25_weights(level, terms, stats)
+        if not weights or rows.size == 0:
+            return out
+        seg, local = self.locate(level, rows)
+        for s in self._groups(seg):
+            pick = seg == s
+            out[pick] = scores_of(self.segments[s].postings(level), weights, avg, local[pick])
+        return out
+
+    def _bm25_weights(
+        self, level: str, terms: Sequence[str], stats: TermStats | None
+    ) -> tuple[list[tuple[str, float]], float]:
+        """Each distinct term with its idf over the archive, and the average row length."""
+        terms = list(dict.fromkeys(terms))
+        if not terms or not self.segments:
+            return [], 1.0
+        stats = stats or self.term_stats(level, terms)
+        weights = [(t, idf(stats.rows, df)) for t, df in zip(terms, stats.df, strict=True)]
+        return weights, stats.avg_length

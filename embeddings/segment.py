@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 
@@ -43,6 +45,11 @@ RESCORE_FACTOR = 2
 RESCORE_MIN = 32
 NPROBE_SHARE = 0.05
 NPROBE_MIN = 64
+
+
+def new_segment_name() -> str:
+    """A sortable, unique segment name."""
+    return "seg-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
 
 
 def passage_text(title: str, question: str | None, paragraph: str) -> str:
@@ -338,6 +345,18 @@ class Segment:
         self.passage_dense.save(folder, "passages")
         self.sentence_postings.save(folder, "sentences.bm25")
         self.passage_postings.save(folder, "passages.bm25")
+
+    def save_blocks(self, folder: Path) -> None:
+        """Write only the postings' block-max metadata (to a segment written without it)."""
+        self.sentence_postings.blocks.save(folder, "sentences.bm25.blocks")
+        self.passage_postings.blocks.save(folder, "passages.bm25.blocks")
+
+    @staticmethod
+    def has_saved_blocks(folder: Path) -> bool:
+        """Whether the segment in ``folder`` holds block-max metadata of this block size."""
+        return all(
+            Postings.has_saved_blocks(folder, f"{lv}.bm25") for lv in ("sentences", "passages")
+        )
 
     @property
     def searchable(self) -> bool:

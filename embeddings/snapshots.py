@@ -33,7 +33,7 @@ from embeddings.columns import load_array, save_array
 from embeddings.encoder import file_sha256
 from embeddings.errors import IndexIntegrityError, NoIndexError, OldIndexFormatError
 from embeddings.index import FORMAT_VERSION, SearchIndex
-from embeddings.segment import Segment
+from embeddings.segment import Segment, new_segment_name
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +185,51 @@ class Snapshots:
         mapped = Segment.load(final, segment.counts, ann=self.ann)
         with self._loaded_lock:
             self._loaded[segment.name] = mapped
+        return mapped
+
+    def with_saved_blocks(self, index: SearchIndex, version: str) -> SearchIndex | None:
+        """``index`` as a new version whose segments all hold block-max metadata on disk, or
+        None when they already do (an upgrade of segments written before it existed).
+
+        Such a segment is written again under a new name: its files hard-linked, not
+        copied (they never change), plus the metadata, which loading it computed in memory.
+        The version is not published. Call under the writer lock.
+        """
+        renamed = {
+            s.name: self._relinked(s)
+            for s in index.segments
+            if not Segment.has_saved_blocks(self.segments / s.name)
+        }
+        if not renamed:
+            return None
+        manifest = dict(index.manifest, version=version, base_version=index.version)
+        segments = [renamed.get(s.name, s) for s in index.segments]
+        return SearchIndex(version, manifest, segments, list(index.dead))
+
+    def _relinked(self, segment: Segment) -> Segment:
+        source = self.segments / segment.name
+        meta = _read_json(source / SEGMENT_META)
+        name = new_segment_name()
+        staging = self.building / name
+        staging.mkdir(parents=True)
+        kept = {k: v for k, v in meta["files"].items() if ".blocks." not in k}
+        for file in kept:
+            try:
+                os.link(source / file, staging / file)
+            except OSError:  # a file system without hard links
+                shutil.copy2(source / file, staging / file)
+        segment.save_blocks(staging)
+        added = {p.name: file_sha256(p) for p in staging.iterdir() if p.name not in kept}
+        meta = {"counts": meta["counts"], "files": dict(sorted({**kept, **added}.items()))}
+        (staging / SEGMENT_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        _fsync_tree(staging)
+        final = self.segments / name
+        os.rename(staging, final)
+        _fsync_dir(self.segments)
+        mapped = Segment.load(final, segment.counts, ann=self.ann)
+        with self._loaded_lock:
+            self._loaded[name] = mapped
+        log.info("segment %s written again as %s with block-max metadata", segment.name, name)
         return mapped
 
     def load_current(self) -> SearchIndex:

@@ -120,26 +120,25 @@ class IndexSearcher:
             return EMPTY_HITS
         stats = stats or {}
         terms = list(query.terms)
-        s_rows, s_scores = idx.bm25(
-            "sentences", terms, masks, stats=stats.get("sentences"), segments=segs
-        )
-        p_rows, p_scores = idx.bm25(
-            "passages", terms, masks, stats=stats.get("passages"), segments=segs
-        )
+        bm25 = {
+            level: idx.bm25(level, terms, pool, masks, stats=stats.get(level), segments=segs)
+            for level, pool in zip(LEVELS, (query.sentence_pool, query.passage_pool), strict=True)
+        }
         hits = Hits(
             idx.dense("sentences", query.vector, query.sentence_pool, masks, segments=segs),
             idx.dense("passages", query.vector, query.passage_pool, masks, segments=segs),
-            _best_positive(s_rows, s_scores, query.sentence_pool),
-            _best_positive(p_rows, p_scores, query.passage_pool),
-            float(s_scores.max()) if s_scores.size else 0.0,
-            float(p_scores.max()) if p_scores.size else 0.0,
+            bm25["sentences"],
+            bm25["passages"],
+            _best_score(bm25["sentences"]),
+            _best_score(bm25["passages"]),
         )
         pool = pool_of(idx, hits, masks)
+        passages = idx.column("sentences", "passage", pool)
         return replace(
             hits,
             pool=pool,
-            pool_sentence_bm25=_lookup(s_rows, s_scores, pool),
-            pool_passage_bm25=_lookup(p_rows, p_scores, idx.column("sentences", "passage", pool)),
+            pool_sentence_bm25=idx.bm25_of("sentences", terms, pool, stats=stats.get("sentences")),
+            pool_passage_bm25=idx.bm25_of("passages", terms, passages, stats=stats.get("passages")),
         )
 
 
@@ -201,9 +200,9 @@ def pool_of(index: SearchIndex, hits: Hits, masks: Sequence[np.ndarray] | None) 
     return ids[index.sentence_allowed(ids, masks)] if ids.size else ids
 
 
-def _best_positive(rows: np.ndarray, scores: np.ndarray, k: int) -> Ranked:
-    positive = scores > 0
-    return best_first(rows[positive], scores[positive], k)
+def _best_score(ranked: Ranked) -> float:
+    """The best score of a best-first result (0 when empty)."""
+    return float(ranked[1][0]) if ranked[1].size else 0.0
 
 
 def _lookup(rows: np.ndarray, scores: np.ndarray, wanted: np.ndarray) -> np.ndarray:

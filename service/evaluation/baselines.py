@@ -37,9 +37,8 @@ class BaselineRanker:
         return sorted(scores, key=lambda row: -scores[row])[:k]
 
     def _bm25(self, question: str, k: int) -> list[int]:
-        rows, scores = self.index.bm25("sentences", tokenize([question])[0])
-        order = np.argsort(-scores, kind="stable")[:k]
-        return [int(rows[i]) for i in order]
+        rows, _ = self.index.bm25("sentences", tokenize([question])[0], k)
+        return [int(r) for r in rows]
 
     def _dense(self, vector: np.ndarray, k: int) -> list[int]:
         ids, _ = self.index.dense("sentences", vector, k)

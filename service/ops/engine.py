@@ -237,6 +237,8 @@ class Engine:
             self.snapshots.clean()
             position = self.store.position()  # first: any later change is journaled after it
             base = self._published_base()
+            if base is not None:
+                base = self._upgraded(base)
             if base is None or base.model_id != self.encoder.model_id:
                 index, stats = self._build_full()
                 self._publish(index, stats, position)
@@ -260,6 +262,32 @@ class Engine:
             )
             self._publish(index, stats, position)
         return stats
+
+    def upgrade_index(self) -> bool:
+        """Write again, as a new version, the segments of the published version that were
+        written without block-max metadata; True when one was published."""
+        with self.data.writer_lock():
+            base = self._published_base()
+            return base is not None and self._upgraded(base) is not base
+
+    def _upgraded(self, base: SearchIndex) -> SearchIndex:
+        """``base``, or the version that upgrades its segments, published (writer lock held).
+
+        The upgraded version holds what ``base`` holds, so it keeps its store position."""
+        index = self.snapshots.with_saved_blocks(base, new_version_id())
+        if index is None:
+            return base
+        log.info(
+            "index %s: segments written before block-max metadata existed are written again "
+            "with it (files hard-linked, nothing re-embedded) as version %s",
+            base.version,
+            index.version,
+        )
+        self.snapshots.publish(index)
+        self.snapshots.clean()
+        upgraded = self.snapshots.load(index.version)
+        self._swap(upgraded)
+        return upgraded
 
     def _diff(self, base: SearchIndex) -> tuple[list[str], list[str], str | None] | None:
         """(ids to add, ids to remove, the store's digest when it was computed) to bring
@@ -424,6 +452,8 @@ class Engine:
                     )
                 except IndexIntegrityError as exc:
                     log.error("refusing the saved index: %s; rebuilding", exc)
+            if self.snapshots.current_version() is not None and self.live is not None:
+                self.upgrade_index()
             if self.index_is_stale():
                 self.update_index()
             self.state = "ready"

@@ -73,7 +73,7 @@ def test_a_withdrawal_is_a_tombstone_in_a_shared_segment(
     vector = encoder.encode(["Council 2 approved budget line 14"])[0]
     for rows in (
         updated.dense("sentences", vector, 50)[0],
-        updated.bm25("sentences", ["council", "2", "14"])[0],
+        updated.bm25("sentences", ["council", "2", "14"], 50)[0],
     ):
         ids = {updated.articles[updated.sentences[int(r)].article].id for r in rows}
         assert ids and "a2" not in ids
@@ -108,8 +108,8 @@ def test_small_segments_merge_by_tier_and_answer_the_same(
         ]
 
     assert best(index) == best(full)
-    _rows_a, scores_a = index.bm25("sentences", ["council", "7", "49"])
-    _rows_b, scores_b = full.bm25("sentences", ["council", "7", "49"])
+    _rows_a, scores_a = index.bm25("sentences", ["council", "7", "49"], 1000)
+    _rows_b, scores_b = full.bm25("sentences", ["council", "7", "49"], 1000)
     assert sorted(np.round(scores_a, 4)) == sorted(np.round(scores_b, 4))
 
 
@@ -136,7 +136,7 @@ def test_filters_are_applied_inside_search(
     vector = encoder.encode(["council budget vote"])[0]
     masks = index.article_masks(source="daily", published_after="2024-03-01")
     rows, _ = index.dense("sentences", vector, 50, masks)
-    bm_rows, _ = index.bm25("sentences", ["council", "budget"], masks)
+    bm_rows, _ = index.bm25("sentences", ["council", "budget"], 1000, masks)
     for found in (rows, bm_rows):
         ids = {index.articles[index.sentences[int(r)].article].id for r in found}
         assert ids == {"a2", "a4", "a6"}
@@ -285,7 +285,7 @@ def test_segments_searched_on_worker_threads_find_what_one_thread_finds(
         out = []
         for level in ("sentences", "passages"):
             out.extend(index.dense(level, q, 5))
-            out.extend(index.bm25(level, terms))
+            out.extend(index.bm25(level, terms, 1000))
         return out
 
     alone = searches()

@@ -43,7 +43,7 @@ def _by_key(index: SearchIndex) -> dict[tuple[str, int, int], int]:
 
 
 def _bm25(index: SearchIndex, terms: list[str]) -> dict[int, float]:
-    rows, scores = index.bm25("sentences", terms)
+    rows, scores = index.bm25("sentences", terms, 10**6)
     return dict(zip(rows.tolist(), scores.tolist(), strict=True))
 
 

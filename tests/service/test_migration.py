@@ -101,3 +101,69 @@ def test_an_index_of_another_encoder_is_embedded_again_on_start_with_one_log_lin
     answer = engine.ask("How many maps did the library scan?").answer
     assert answer.answered and answer.quotes[0].article_id == "maps"
     engine.close()
+
+
+def _without_blocks(segment: Path) -> None:
+    """What the previous release wrote: a segment without block-max metadata."""
+    for path in segment.glob("*.blocks.*"):
+        path.unlink()
+    meta = json.loads((segment / "segment.json").read_text())
+    meta["files"] = {k: v for k, v in meta["files"].items() if ".blocks." not in k}
+    (segment / "segment.json").write_text(json.dumps(meta))
+
+
+def test_segments_without_block_max_metadata_are_written_again_on_start(
+    tmp_path: Path, encoder: Encoder, reranker: Reader, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "data"
+    first = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
+    first.ingest_articles(
+        [
+            Article("harbour", "Harbour", "The harbour reopened on Monday after repairs.", "Wire"),
+            Article("maps", "Maps", "The library scanned 12,000 historical maps last year.", "D"),
+        ]
+    )
+    first.update_index()
+    first.ingest_articles([Article("zoo", "Zoo", "The zoo's two pandas arrived in May.", "Wire")])
+    first.update_index()
+    assert first.live is not None
+    before = first.live.index
+    question = "How many maps did the library scan?"
+    expected = first.ask(question).answer
+    first.close()
+    old = [data / "index" / "segments" / s.name for s in before.segments]
+    assert len(old) == 2
+    for folder in old:
+        _without_blocks(folder)
+
+    engine = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
+    with caplog.at_level(logging.INFO):
+        engine.bootstrap(None)
+    assert engine.state == "ready", engine.error
+    assert len([r for r in caplog.records if "block-max metadata existed" in r.getMessage()]) == 1
+    live = engine.live
+    assert live is not None and live.index.version != before.version
+    assert live.index.manifest["store"] == before.manifest["store"]  # holds the same changes
+    assert live.index.live_counts == before.live_counts
+    for folder, segment in zip(old, live.index.segments, strict=True):
+        new = data / "index" / "segments" / segment.name
+        assert segment.name != folder.name
+        assert (new / "sentences.bm25.blocks.json").exists()
+        # Linked, not copied: the vectors are the same file.
+        assert (new / "sentences.vectors.npy").stat().st_ino == (
+            folder / "sentences.vectors.npy"
+        ).stat().st_ino
+    answer = engine.ask(question).answer
+    assert [(q.article_id, q.start) for q in answer.quotes] == [
+        (q.article_id, q.start) for q in expected.quotes
+    ]
+    # A process that only follows loads (and verifies) the upgraded version.
+    reader = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
+    assert reader.load_live().version == live.index.version
+    # Done once: the next start publishes nothing.
+    engine.close()
+    again = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
+    again.bootstrap(None)
+    assert again.live is not None and again.live.index.version == live.index.version
+    again.close()
+    reader.close()

@@ -1,0 +1,135 @@
+"""Block-max top-k BM25 finds exactly what scoring every row finds."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from embeddings import sparse
+from embeddings.bm25_search import scores_of, top_k
+from embeddings.errors import IndexIntegrityError
+from embeddings.segment import best_first
+from embeddings.sparse import Blocks, Postings, idf, tokenize
+
+
+def _corpus(n: int, seed: int) -> list[str]:
+    """Texts of Zipf-distributed words (a few very common, many rare), some repeated."""
+    rng = np.random.default_rng(seed)
+    vocab = [f"word{i}" for i in range(400)]
+    texts = []
+    for _ in range(n):
+        if texts and rng.random() < 0.1:
+            texts.append(texts[int(rng.integers(len(texts)))])  # equal scores: ties
+            continue
+        length = int(rng.integers(1, 25))
+        picks = np.minimum(rng.zipf(1.3, size=length) - 1, len(vocab) - 1)
+        texts.append(" ".join(vocab[i] for i in picks))
+    return texts
+
+
+def _with_blocks(postings: Postings, rows: int) -> Postings:
+    blocks = Blocks.of(postings.indptr, postings.rows, postings.tfs, postings.lengths, rows)
+    return dataclasses.replace(postings, blocks=blocks)
+
+
+def _weights(postings: Postings, terms: list[str]) -> list[tuple[str, float]]:
+    return [(t, idf(postings.size, postings.df(t))) for t in dict.fromkeys(terms)]
+
+
+def _every_row(
+    postings: Postings,
+    weights: list[tuple[str, float]],
+    avg: float,
+    k: int,
+    allowed: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    rows = np.arange(postings.size)
+    scores = scores_of(postings, weights, avg, rows)
+    keep = scores > 0 if allowed is None else (scores > 0) & allowed
+    return best_first(rows[keep], scores[keep], k)
+
+
+@pytest.mark.parametrize("block_rows", [1, 4, 32, 4096])
+def test_top_k_is_the_best_of_every_row(block_rows: int) -> None:
+    postings = _with_blocks(Postings.build(_corpus(3000, seed=block_rows)), block_rows)
+    rng = np.random.default_rng(1)
+    avg = postings.total_length / postings.size * 1.1  # an archive's average, not this one's
+    for trial in range(60):
+        terms = [f"word{int(i)}" for i in np.minimum(rng.zipf(1.3, size=4) - 1, 399)]
+        terms.append("absent")
+        weights = _weights(postings, terms)
+        k = int(rng.choice([1, 5, 50, 10_000]))
+        allowed = None
+        if trial % 3 == 1:
+            allowed = rng.random(postings.size) < 0.5
+        elif trial % 3 == 2:
+            allowed = np.zeros(postings.size, dtype=bool)
+            allowed[rng.integers(postings.size, size=20)] = True  # a narrow filter
+        want_rows, want_scores = _every_row(postings, weights, avg, k, allowed)
+        rows, scores = top_k(postings, weights, avg, k, allowed)
+        assert rows.tolist() == want_rows.tolist()
+        assert scores.tobytes() == want_scores.tobytes()  # the same to the bit
+
+
+def test_the_top_of_many_equal_scores_is_in_row_order() -> None:
+    texts = ["harbour bridge"] * 500 + ["harbour"] * 10
+    postings = _with_blocks(Postings.build(texts), 8)
+    weights = _weights(postings, ["harbour", "bridg"])
+    rows, scores = top_k(postings, weights, 3.0, 7)
+    assert rows.tolist() == list(range(7))
+    assert len(set(scores.tolist())) == 1
+
+
+def test_each_block_bounds_every_posting_in_it() -> None:
+    postings = _with_blocks(Postings.build(_corpus(2000, seed=7)), 16)
+    blocks = postings.blocks
+    for avg in (0.5, 5.0, 50.0):
+        for col, term in enumerate(postings.terms[:150]):
+            lo, hi = int(blocks.indptr[col]), int(blocks.indptr[col + 1])
+            bound = dict(
+                zip(blocks.block[lo:hi].tolist(), blocks.bounds(lo, hi, 2.0, avg), strict=True)
+            )
+            rows, tfs = postings.lookup(term) or (np.zeros(0), np.zeros(0))
+            exact = 2.0 * sparse.term_weights(tfs, postings.lengths[rows], avg)
+            assert int(np.asarray(blocks.count[lo:hi], dtype=np.int64).sum()) == len(rows)
+            for row, score in zip(rows.tolist(), exact.tolist(), strict=True):
+                assert score <= bound[row // 16] * (1 + 1e-6)
+
+
+def test_blocks_built_in_chunks_equal_blocks_built_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    postings = Postings.build(_corpus(1500, seed=3))
+    whole = Blocks.of(postings.indptr, postings.rows, postings.tfs, postings.lengths, 8)
+    monkeypatch.setattr(Blocks, "CHUNK", 50)
+    chunked = Blocks.of(postings.indptr, postings.rows, postings.tfs, postings.lengths, 8)
+    for field in ("indptr", "block", "count", "max_tf", "min_length"):
+        assert np.array_equal(getattr(whole, field), getattr(chunked, field)), field
+
+
+def test_saved_blocks_load_and_missing_ones_are_computed(tmp_path: Path) -> None:
+    postings = Postings.build(_corpus(800, seed=5))
+    postings.save(tmp_path, "s")
+    assert Postings.has_saved_blocks(tmp_path, "s")
+    loaded = Postings.load(tmp_path, "s")
+    assert isinstance(loaded.blocks.block, np.ndarray)
+    assert np.array_equal(loaded.blocks.block, postings.blocks.block)
+    # A segment written before block-max metadata existed: computed in memory.
+    for path in tmp_path.glob("s.blocks.*"):
+        path.unlink()
+    assert not Postings.has_saved_blocks(tmp_path, "s")
+    again = Postings.load(tmp_path, "s")
+    assert np.array_equal(again.blocks.max_tf, postings.blocks.max_tf)
+    weights = _weights(again, tokenize(["word1 word7 word30"])[0])
+    assert (
+        top_k(again, weights, 4.0, 10)[0].tolist() == top_k(postings, weights, 4.0, 10)[0].tolist()
+    )
+
+
+def test_inconsistent_saved_blocks_are_refused(tmp_path: Path) -> None:
+    postings = Postings.build(_corpus(300, seed=9))
+    postings.save(tmp_path, "s")
+    np.save(tmp_path / "s.blocks.count.npy", np.zeros(3, dtype=np.uint16))
+    with pytest.raises(IndexIntegrityError, match="block-max"):
+        Postings.load(tmp_path, "s")
