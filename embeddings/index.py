@@ -361,13 +361,19 @@ class SearchIndex:
 
     def _each_segment(self, work: Callable[[int], R], segments: Collection[int] | None) -> list[R]:
         """``work`` for each searched segment, in order; on worker threads when several are
-        large (NumPy and FAISS release the GIL: a large archive's segments are searched on
-        every core), on the caller's thread otherwise (small archives pay no hand-over)."""
+        large (FAISS and the compiled BM25 loop release the GIL: a large archive's segments
+        are searched on every core), on the caller's thread otherwise (small archives pay
+        no hand-over)."""
         searched = self._searched(segments)
-        large = sum(self.segments[s].counts["sentences"] > PARALLEL_MIN_ROWS for s in searched)
-        if large < 2:
+        if not self.parallel(segments):
             return [work(s) for s in searched]
         return list(_workers().map(work, searched))
+
+    def parallel(self, segments: Collection[int] | None = None) -> bool:
+        """Whether searches over ``segments`` (all by default) run on worker threads: when at
+        least two of them are large."""
+        searched = self._searched(segments)
+        return sum(self.segments[s].counts["sentences"] > PARALLEL_MIN_ROWS for s in searched) > 1
 
     def _searched(self, segments: Collection[int] | None) -> list[int]:
         """Segment positions a search covers: all, or a shard's."""

@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from corpus.article import Article
 from corpus.store import ArticleStore, Position, digest_of
+from embeddings import bm25_search
 from embeddings.build import BuildStats, build_index, update_index
 from embeddings.cache import VectorCache
 from embeddings.encoder import Encoder
@@ -430,6 +431,7 @@ class Engine:
         try:
             started = time.perf_counter()
             _ = self.reranker  # load models before going live, not on the first question
+            bm25_search.warm()
             if self.store.count() == 0 and corpus_dir is not None:
                 self.ingest([corpus_dir])
             if self.snapshots.current_version() is not None:

@@ -1,0 +1,247 @@
+"""The compiled loop of a top-k BM25 search over one postings list (Numba, no GIL held).
+
+NumPy could not do this cheaply: a question's terms hold tens of thousands of postings in
+each large segment, and every vectorised pass over them (or over their block entries) costs
+about as much as scoring them all. Compiled, the pass over the block entries is a few
+nanoseconds an entry and only the postings of the blocks that can make the top k are read.
+Numba compiles it once (``cache=True`` keeps the machine code beside this file).
+
+Scores are computed exactly as ``embeddings.sparse.term_weights`` computes them in NumPy
+(float32 operations in the same order, each term's float32 score summed in float64 in the
+question's order, then rounded to float32), so ``bm25_search.scores_of`` gives the same
+bits for any row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from embeddings.sparse import K1, U16_MAX, B
+
+_K1 = np.float32(K1)
+_B = np.float32(B)
+_ONE_LESS_B = np.float32(1 - B)
+# Blocks in the bounds' histogram; a round scores whole buckets, highest first.
+_BUCKETS = 1024
+
+
+@njit(nogil=True, cache=True)
+def _score32(weight, tf, length, avg32):  # type: ignore[no-untyped-def]
+    """A posting's score, in float32 as NumPy computes ``weight * term_weights(...)``:
+    tf / (tf + K1 * (1 - B + B * length / avg))."""
+    tf32 = np.float32(tf)
+    x = _B * np.float32(length)
+    x = x / avg32
+    x = _ONE_LESS_B + x
+    x = _K1 * x
+    return weight * (tf32 / (tf32 + x))
+
+
+@njit(nogil=True, cache=True)
+def _worse(s1, r1, s2, r2):  # type: ignore[no-untyped-def]
+    """Whether (score s1, row r1) ranks below (s2, r2): lower score, or equal and later."""
+    return s1 < s2 or (s1 == s2 and r1 > r2)
+
+
+@njit(nogil=True, cache=True)
+def _push(heap_s, heap_r, n, k, s, r):  # type: ignore[no-untyped-def]
+    """Offer (s, r) to a min-heap of the best ``k`` (worst on top); returns its size."""
+    if n < k:
+        i = n
+        heap_s[i] = s
+        heap_r[i] = r
+        while i > 0:
+            parent = (i - 1) // 2
+            if _worse(heap_s[i], heap_r[i], heap_s[parent], heap_r[parent]):
+                heap_s[i], heap_s[parent] = heap_s[parent], heap_s[i]
+                heap_r[i], heap_r[parent] = heap_r[parent], heap_r[i]
+                i = parent
+            else:
+                break
+        return n + 1
+    if not _worse(heap_s[0], heap_r[0], s, r):
+        return n
+    heap_s[0] = s
+    heap_r[0] = r
+    i = 0
+    while True:
+        child = 2 * i + 1
+        if child >= n:
+            break
+        right = child + 1
+        if right < n and _worse(heap_s[right], heap_r[right], heap_s[child], heap_r[child]):
+            child = right
+        if _worse(heap_s[child], heap_r[child], heap_s[i], heap_r[i]):
+            heap_s[i], heap_s[child] = heap_s[child], heap_s[i]
+            heap_r[i], heap_r[child] = heap_r[child], heap_r[i]
+            i = child
+        else:
+            break
+    return n
+
+
+@njit(nogil=True, cache=True)
+def _seek(block, lo, hi, b):  # type: ignore[no-untyped-def]
+    """The first entry in ``lo:hi`` (blocks ascending) whose block is ``b`` or later:
+    galloping from ``lo``, so walking a term's entries through ascending blocks costs the
+    log of each gap."""
+    if lo >= hi or block[lo] >= b:
+        return lo
+    step = 1
+    while lo + step < hi and block[lo + step] < b:
+        lo += step
+        step *= 2
+    top = min(lo + step, hi)  # block[lo] < b, and block[top] >= b or top == hi
+    lo += 1
+    while lo < top:
+        mid = (lo + top) // 2
+        if block[mid] < b:
+            lo = mid + 1
+        else:
+            top = mid
+    return lo
+
+
+@njit(nogil=True, cache=True)
+def top_k_blocks(  # type: ignore[no-untyped-def]
+    rows,
+    tfs,
+    lengths,
+    block,
+    count,
+    max_tf,
+    min_length,
+    post_lo,
+    ent_lo,
+    ent_hi,
+    weights,
+    avg,
+    k,
+    block_rows,
+    allowed,
+    margin,
+    first_blocks,
+    growth,
+):
+    """The best ``k`` (row, score) pairs with a positive score, unordered.
+
+    Term t (idf ``weights[t]``, float32) has block entries ``ent_lo[t]:ent_hi[t]`` and its
+    postings start at ``post_lo[t]``. ``allowed`` is a row mask, or empty for every row.
+    Blocks are scored in rounds, highest bound first (by a histogram of the bounds, not a
+    sort); a round ends the search when no block left can reach the k-th best score.
+    """
+    n_rows = lengths.shape[0]
+    n_terms = weights.shape[0]
+    n_blocks = (n_rows + block_rows - 1) // block_rows
+    bound = np.zeros(n_blocks)
+    n_entries = 0
+    for t in range(n_terms):
+        n_entries += ent_hi[t] - ent_lo[t]
+    start = np.empty(n_entries, np.int64)  # each entry's first posting
+    first_entry = np.empty(n_terms, np.int64)
+    o = 0
+    for t in range(n_terms):
+        first_entry[t] = o
+        p = post_lo[t]
+        w = np.float64(weights[t])
+        for e in range(ent_lo[t], ent_hi[t]):
+            start[o] = p
+            o += 1
+            p += count[e]
+            if max_tf[e] == U16_MAX:
+                bound[block[e]] += w
+            else:
+                tf = np.float64(max_tf[e])
+                norm = K1 * (1 - B + B * np.float64(min_length[e]) / avg)
+                bound[block[e]] += w * tf / (tf + norm)
+    check = allowed.shape[0] > 0
+    candidates = np.empty(n_blocks, np.int64)
+    n_cand = 0
+    top = 0.0
+    for b in range(n_blocks):
+        if bound[b] <= 0:
+            continue
+        if check:
+            ok = False
+            for r in range(b * block_rows, min((b + 1) * block_rows, n_rows)):
+                if allowed[r]:
+                    ok = True
+                    break
+            if not ok:
+                continue
+        candidates[n_cand] = b
+        n_cand += 1
+        top = max(top, bound[b])
+    heap_s = np.empty(k, np.float32)
+    heap_r = np.empty(k, np.int64)
+    n = 0
+    if n_cand == 0:
+        return heap_r[:0], heap_s[:0]
+    # Blocks grouped by bucket of bound, highest bucket first (a counting sort).
+    bucket = np.empty(n_cand, np.int64)
+    ends = np.zeros(_BUCKETS, np.int64)  # where each bucket's blocks end in ``ordered``
+    for i in range(n_cand):
+        j = min(int(bound[candidates[i]] / top * _BUCKETS), _BUCKETS - 1)
+        bucket[i] = j
+        ends[j] += 1
+    total = 0
+    for j in range(_BUCKETS - 1, -1, -1):
+        total += ends[j]
+        ends[j] = total
+    fill = np.empty(_BUCKETS, np.int64)
+    for j in range(_BUCKETS):
+        fill[j] = ends[j + 1] if j + 1 < _BUCKETS else 0
+    ordered = np.empty(n_cand, np.int64)
+    for i in range(n_cand):
+        ordered[fill[bucket[i]]] = candidates[i]
+        fill[bucket[i]] += 1
+    avg32 = np.float32(avg)
+    kth = 0.0
+    j = _BUCKETS - 1  # the highest bucket not scored yet
+    done = 0  # blocks of ``ordered`` scored (or skipped)
+    take = first_blocks
+    while j >= 0:
+        last = j  # the round takes buckets j down to ``last``, at least ``take`` blocks
+        while last > 0 and ends[last] - done < take:
+            last -= 1
+        batch = np.sort(ordered[done : ends[last]])
+        done = ends[last]
+        # Only blocks that can still reach the k-th best score are scored.
+        kept = np.empty(batch.shape[0], np.int64)
+        m = 0
+        for i in range(batch.shape[0]):
+            if kth == 0 or bound[batch[i]] * (1 + margin) >= kth:
+                kept[m] = batch[i]
+                m += 1
+        sums = np.zeros(m * block_rows)
+        for t in range(n_terms):  # term by term: each row's terms summed in their order
+            e = ent_lo[t]
+            hi = ent_hi[t]
+            for i in range(m):
+                b = kept[i]
+                e = _seek(block, e, hi, b)
+                if e == hi:
+                    break
+                if block[e] != b:
+                    continue
+                base = i * block_rows - b * block_rows
+                p0 = start[first_entry[t] + e - ent_lo[t]]
+                for p in range(p0, p0 + count[e]):
+                    r = rows[p]
+                    s = _score32(weights[t], tfs[p], lengths[r], avg32)
+                    sums[base + r] += np.float64(s)
+        for i in range(m):
+            for q in range(block_rows):
+                v = sums[i * block_rows + q]
+                r = kept[i] * block_rows + q
+                if v > 0 and (not check or allowed[r]):
+                    n = _push(heap_s, heap_r, n, k, np.float32(v), r)
+        if n == k:
+            kth = np.float64(heap_s[0])
+        j = last - 1
+        # Blocks left are in buckets below ``last``: bounded by last / BUCKETS of the top.
+        if n == k and top * last / _BUCKETS * (1 + margin) < kth:
+            break
+        take *= growth
+    return heap_r[:n].copy(), heap_s[:n].copy()
