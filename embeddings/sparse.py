@@ -224,10 +224,13 @@ class Postings:
         except (OSError, ValueError) as exc:
             raise IndexIntegrityError(f"{folder}: unreadable BM25 terms ({exc})") from exc
         indptr = load_array(folder, f"{name}.indptr")
-        rows = load_array(folder, f"{name}.rows")
+        # A term's postings (and block entries) are read as one run, so the kernel's
+        # read-ahead serves a cold segment in a few reads instead of one a page; row
+        # lengths are read here and there, so they stay random access.
+        rows = load_array(folder, f"{name}.rows", random_access=False)
         if len(indptr) != len(terms) + 1 or int(indptr[-1]) != len(rows):
             raise IndexIntegrityError(f"{folder}: BM25 postings {name} are inconsistent")
-        tfs = load_array(folder, f"{name}.tfs")
+        tfs = load_array(folder, f"{name}.tfs", random_access=False)
         lengths = load_array(folder, f"{name}.lengths")
         blocks = Blocks.load(folder, f"{name}.blocks", len(terms))
         if blocks is None:
@@ -348,10 +351,10 @@ class Blocks:
         blocks = cls(
             rows,
             load_array(folder, f"{name}.indptr"),
-            load_array(folder, f"{name}.block"),
-            load_array(folder, f"{name}.count"),
-            load_array(folder, f"{name}.max_tf"),
-            load_array(folder, f"{name}.min_length"),
+            load_array(folder, f"{name}.block", random_access=False),
+            load_array(folder, f"{name}.count", random_access=False),
+            load_array(folder, f"{name}.max_tf", random_access=False),
+            load_array(folder, f"{name}.min_length", random_access=False),
         )
         n = len(blocks.block)
         if (
