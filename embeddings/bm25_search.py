@@ -51,23 +51,22 @@ def top_k(
     held = [(c, w) for c, w in ((postings.column(t), w) for t, w in weights) if c is not None]
     if not held or k <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    blocks = postings.blocks
-    cols = np.array([c for c, _ in held], dtype=np.int64)
+    runs = postings.runs([c for c, _ in held])
     rows, scores = top_k_blocks(
-        postings.rows,
-        postings.tfs,
+        runs.rows,
+        runs.tfs,
         postings.lengths,
-        blocks.block,
-        blocks.count,
-        blocks.max_tf,
-        blocks.min_length,
-        np.asarray(postings.indptr)[cols],
-        np.asarray(blocks.indptr)[cols],
-        np.asarray(blocks.indptr)[cols + 1],
+        runs.block,
+        runs.count,
+        runs.max_tf,
+        runs.min_length,
+        runs.post_lo,
+        runs.ent_lo,
+        runs.ent_hi,
         np.array([w for _, w in held], dtype=np.float32),
         float(avg_length),
         int(k),
-        int(blocks.rows),
+        int(postings.blocks.rows),
         _EVERY_ROW if allowed is None else np.ascontiguousarray(allowed, dtype=bool),
         MARGIN,
         FIRST_BLOCKS,
@@ -85,38 +84,28 @@ def scores_of(
     """BM25 of each of ``rows`` (0 where no term is held), equal to ``top_k``'s scores."""
     rows = np.asarray(rows, dtype=np.int64)
     total = np.zeros(len(rows))
-    for term, weight in weights:
-        hit = postings.lookup(term)
-        if hit is None or rows.size == 0:
-            continue
-        held, tfs = hit
-        at = np.searchsorted(held, rows)
-        found = at < len(held)
-        found[found] = np.asarray(held)[at[found]] == rows[found]
+    held = [(c, w) for c, w in ((postings.column(t), w) for t, w in weights) if c is not None]
+    if not held or rows.size == 0:
+        return total.astype(np.float32)
+    runs = postings.runs([c for c, _ in held])
+    ends = np.append(runs.post_lo[1:], len(runs.rows))
+    lengths = postings.lengths[rows]
+    for (_, weight), lo, hi in zip(held, runs.post_lo, ends, strict=True):
+        have = runs.rows[lo:hi]
+        at = np.searchsorted(have, rows)
+        found = at < len(have)
+        found[found] = have[at[found]] == rows[found]
         if found.any():
-            total[found] += posting_scores(
-                np.float32(weight),
-                np.asarray(tfs)[at[found]],
-                postings.lengths[rows[found]],
-                avg_length,
-            )
+            tfs = runs.tfs[lo:hi][at[found]]
+            total[found] += posting_scores(np.float32(weight), tfs, lengths[found], avg_length)
     return total.astype(np.float32)
 
 
 def warm() -> None:
-    """Compile the search loop for saved (read-only, memory-mapped) postings now, or load
-    its machine code cached by an earlier start, so no question waits for it."""
+    """Compile the search loop for saved postings (their row lengths memory-mapped, so
+    read-only) now, or load its machine code cached by an earlier start, so no question
+    waits for it."""
     postings = Postings.build(["warm the compiled search up"])
-    blocks = postings.blocks
-    for array in (
-        postings.rows,
-        postings.tfs,
-        postings.lengths,
-        blocks.block,
-        blocks.count,
-        blocks.max_tf,
-        blocks.min_length,
-    ):
-        array.flags.writeable = False
+    postings.lengths.flags.writeable = False
     top_k(postings, [("warm", 1.0)], 1.0, 1)
     top_k(postings, [("warm", 1.0)], 1.0, 1, np.ones(postings.size, dtype=bool))

@@ -153,6 +153,22 @@ class FileReader:
             os.close(fd)
 
 
+class SliceReader:
+    """Reads runs of a 1-D ``.npy`` file with ``pread`` (see ``FileReader``)."""
+
+    def __init__(self, path: Path) -> None:
+        shape, _, dtype, offset = _header(path)
+        if len(shape) != 1:
+            raise IndexIntegrityError(f"{path}: not a 1-D array")
+        self.dtype = dtype
+        self._file = FileReader(path, offset)
+
+    def read(self, lo: int, hi: int) -> np.ndarray:
+        """Elements ``lo`` to ``hi`` (exclusive), read in one call."""
+        size = self.dtype.itemsize
+        return np.frombuffer(self._file.read(lo * size, (hi - lo) * size), dtype=self.dtype)
+
+
 class RowReader:
     """Reads rows of a 2-D ``.npy`` file with ``pread`` (see ``FileReader``)."""
 

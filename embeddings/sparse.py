@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 import Stemmer
 
-from embeddings.columns import load_array, save_array
+from embeddings.columns import SliceReader, load_array, save_array
 from embeddings.errors import IndexIntegrityError
 from embeddings.stopwords import STOPWORDS_EN
 
@@ -49,6 +49,8 @@ B = 0.75
 # archive, blocks of 32 rows left a top-50 search ~6 % of its terms' postings to score
 # (median of 100 questions), blocks of 256 rows ~56 %.
 BLOCK_ROWS = 32
+# Term runs kept per postings list (see ``Postings.runs``).
+RECENT_RUNS = 4
 U16_MAX = np.iinfo(np.uint16).max
 
 
@@ -102,7 +104,17 @@ class Postings:
     tfs: np.ndarray  # int32
     lengths: np.ndarray  # int32, tokens per row
     blocks: Blocks = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    # Of a saved segment: ``rows`` and ``tfs`` read with pread (see ``runs``).
+    readers: dict[str, SliceReader] | None = field(default=None, repr=False, compare=False)
     _term: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
+    # The last few ``runs`` read: a question's top-k search and its candidates' scores read
+    # the same terms' runs one after the other.
+    _recent: dict[tuple[int, ...], TermRuns] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _recent_lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self._term.update((t, i) for i, t in enumerate(self.terms))
@@ -192,6 +204,39 @@ class Postings:
         """The term's position in ``terms``, or None."""
         return self._term.get(term)
 
+    def runs(self, cols: Sequence[int]) -> TermRuns:
+        """The postings and block entries of the terms at ``cols``, each term's one run.
+
+        A saved segment's are read with ``pread``, not through its mapping: touching a
+        mapped file maps the page cache's large folios around each touch, and a server
+        answering varied questions would soon hold every segment's postings in its RSS.
+        """
+        key = tuple(int(c) for c in cols)
+        with self._recent_lock:
+            found = self._recent.get(key)
+        if found is not None:
+            return found
+        at = np.asarray(cols, dtype=np.int64)
+        lo, hi = np.asarray(self.indptr)[at], np.asarray(self.indptr)[at + 1]
+        blocks = self.blocks
+        e_lo, e_hi = np.asarray(blocks.indptr)[at], np.asarray(blocks.indptr)[at + 1]
+        runs = TermRuns(
+            _read(self.rows, self.readers, "rows", lo, hi),
+            _read(self.tfs, self.readers, "tfs", lo, hi),
+            _read(blocks.block, blocks.readers, "block", e_lo, e_hi),
+            _read(blocks.count, blocks.readers, "count", e_lo, e_hi),
+            _read(blocks.max_tf, blocks.readers, "max_tf", e_lo, e_hi),
+            _read(blocks.min_length, blocks.readers, "min_length", e_lo, e_hi),
+            _starts(hi - lo),
+            _starts(e_hi - e_lo),
+            _starts(e_hi - e_lo) + (e_hi - e_lo),
+        )
+        with self._recent_lock:
+            while len(self._recent) >= RECENT_RUNS:
+                del self._recent[next(iter(self._recent))]
+            self._recent[key] = runs
+        return runs
+
     def lookup(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
         """Rows holding ``term`` and its frequency in each, or None."""
         col = self._term.get(term)
@@ -224,18 +269,16 @@ class Postings:
         except (OSError, ValueError) as exc:
             raise IndexIntegrityError(f"{folder}: unreadable BM25 terms ({exc})") from exc
         indptr = load_array(folder, f"{name}.indptr")
-        # A term's postings (and block entries) are read as one run, so the kernel's
-        # read-ahead serves a cold segment in a few reads instead of one a page; row
-        # lengths are read here and there, so they stay random access.
-        rows = load_array(folder, f"{name}.rows", random_access=False)
+        rows = load_array(folder, f"{name}.rows")
         if len(indptr) != len(terms) + 1 or int(indptr[-1]) != len(rows):
             raise IndexIntegrityError(f"{folder}: BM25 postings {name} are inconsistent")
-        tfs = load_array(folder, f"{name}.tfs", random_access=False)
+        tfs = load_array(folder, f"{name}.tfs")
         lengths = load_array(folder, f"{name}.lengths")
         blocks = Blocks.load(folder, f"{name}.blocks", len(terms))
         if blocks is None:
             blocks = Blocks.of(indptr, rows, tfs, lengths)
-        return cls(terms, indptr, rows, tfs, lengths, blocks)
+        readers = {a: SliceReader(folder / f"{name}.{a}.npy") for a in ("rows", "tfs")}
+        return cls(terms, indptr, rows, tfs, lengths, blocks, readers)
 
     @staticmethod
     def has_saved_blocks(folder: Path, name: str) -> bool:
@@ -268,6 +311,8 @@ class Blocks:
     count: np.ndarray  # uint16: the term's postings in the block (≤ rows)
     max_tf: np.ndarray  # uint16, saturated (a saturated value bounds the weight by 1)
     min_length: np.ndarray  # uint16, saturated (a smaller length only loosens the bound)
+    # Of a saved segment: the four arrays above read with pread (see ``Postings.runs``).
+    readers: dict[str, SliceReader] | None = field(default=None, repr=False, compare=False)
 
     # Postings handled at a time while building (bounds the temporary arrays).
     CHUNK = 8_000_000
@@ -315,12 +360,11 @@ class Blocks:
             entries.extend((ends + offset).tolist())
             offset += len(first)
             t = end
-        kinds = (np.int32, np.uint16, np.uint16, np.uint16)
-        arrays = [
+        block, count, max_tf, min_length = (
             np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, kind)
-            for i, kind in enumerate(kinds)
-        ]
-        return cls(block_rows, np.array(entries, dtype=np.int64), *arrays)
+            for i, kind in enumerate((np.int32, np.uint16, np.uint16, np.uint16))
+        )
+        return cls(block_rows, np.array(entries, dtype=np.int64), block, count, max_tf, min_length)
 
     def save(self, folder: Path, name: str) -> None:
         """Write the arrays, then ``name.json`` naming the block size (written last)."""
@@ -351,10 +395,11 @@ class Blocks:
         blocks = cls(
             rows,
             load_array(folder, f"{name}.indptr"),
-            load_array(folder, f"{name}.block", random_access=False),
-            load_array(folder, f"{name}.count", random_access=False),
-            load_array(folder, f"{name}.max_tf", random_access=False),
-            load_array(folder, f"{name}.min_length", random_access=False),
+            load_array(folder, f"{name}.block"),
+            load_array(folder, f"{name}.count"),
+            load_array(folder, f"{name}.max_tf"),
+            load_array(folder, f"{name}.min_length"),
+            {a: SliceReader(folder / f"{name}.{a}.npy") for a in BLOCK_ARRAYS},
         )
         n = len(blocks.block)
         if (
@@ -364,3 +409,43 @@ class Blocks:
         ):
             raise IndexIntegrityError(f"{folder}: block-max metadata {name} is inconsistent")
         return blocks
+
+
+BLOCK_ARRAYS = ("block", "count", "max_tf", "min_length")
+
+
+@dataclass(frozen=True)
+class TermRuns:
+    """Some terms' postings and block entries, each term's one run, runs concatenated."""
+
+    rows: np.ndarray
+    tfs: np.ndarray
+    block: np.ndarray
+    count: np.ndarray
+    max_tf: np.ndarray
+    min_length: np.ndarray
+    post_lo: np.ndarray  # int64: where each term's postings start in rows and tfs
+    ent_lo: np.ndarray  # int64: each term's entries in block, count, max_tf, min_length
+    ent_hi: np.ndarray
+
+
+def _starts(sizes: np.ndarray) -> np.ndarray:
+    """Where each of consecutive runs of ``sizes`` starts."""
+    out = np.zeros(len(sizes), dtype=np.int64)
+    np.cumsum(sizes[:-1], out=out[1:])
+    return out
+
+
+def _read(
+    array: np.ndarray,
+    readers: dict[str, SliceReader] | None,
+    name: str,
+    lo: np.ndarray,
+    hi: np.ndarray,
+) -> np.ndarray:
+    """``array[lo[i]:hi[i]]`` for each i, concatenated (read with pread when possible)."""
+    if readers is not None:
+        parts = [readers[name].read(int(a), int(b)) for a, b in zip(lo, hi, strict=True)]
+    else:
+        parts = [np.asarray(array[int(a) : int(b)]) for a, b in zip(lo, hi, strict=True)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=array.dtype)

@@ -134,3 +134,26 @@ def test_inconsistent_saved_blocks_are_refused(tmp_path: Path) -> None:
     np.save(tmp_path / "s.blocks.count.npy", np.zeros(3, dtype=np.uint16))
     with pytest.raises(IndexIntegrityError, match="block-max"):
         Postings.load(tmp_path, "s")
+
+
+def test_a_saved_segment_reads_its_terms_runs_without_mapping_them(tmp_path: Path) -> None:
+    postings = Postings.build(_corpus(2500, seed=11))
+    postings.save(tmp_path, "s")
+    loaded = Postings.load(tmp_path, "s")
+    assert loaded.readers is not None and loaded.blocks.readers is not None
+    rng = np.random.default_rng(4)
+    for _ in range(30):
+        cols = sorted({int(c) for c in rng.integers(len(postings.terms), size=4)})
+        mine, read = postings.runs(cols), loaded.runs(cols)
+        for name in ("rows", "tfs", "block", "count", "max_tf", "min_length", "post_lo"):
+            assert np.array_equal(getattr(mine, name), getattr(read, name)), name
+        terms = [postings.terms[c] for c in cols]
+        weights = _weights(postings, terms)
+        assert (
+            top_k(loaded, weights, 5.0, 20)[1].tobytes()
+            == top_k(postings, weights, 5.0, 20)[1].tobytes()
+        )
+        everyone = np.arange(postings.size)
+        assert np.array_equal(
+            scores_of(loaded, weights, 5.0, everyone), scores_of(postings, weights, 5.0, everyone)
+        )
