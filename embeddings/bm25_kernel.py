@@ -45,39 +45,41 @@ def _worse(s1, r1, s2, r2):  # type: ignore[no-untyped-def]
 
 
 @njit(nogil=True, cache=True)
+def _below(heap_s, heap_r, i, j):  # type: ignore[no-untyped-def]
+    """Whether heap entry i ranks below entry j."""
+    return _worse(heap_s[i], heap_r[i], heap_s[j], heap_r[j])
+
+
+@njit(nogil=True, cache=True)
+def _swap(heap_s, heap_r, i, j):  # type: ignore[no-untyped-def]
+    heap_s[i], heap_s[j] = heap_s[j], heap_s[i]
+    heap_r[i], heap_r[j] = heap_r[j], heap_r[i]
+
+
+@njit(nogil=True, cache=True)
 def _push(heap_s, heap_r, n, k, s, r):  # type: ignore[no-untyped-def]
     """Offer (s, r) to a min-heap of the best ``k`` (worst on top); returns its size."""
     if n < k:
         i = n
         heap_s[i] = s
         heap_r[i] = r
-        while i > 0:
-            parent = (i - 1) // 2
-            if _worse(heap_s[i], heap_r[i], heap_s[parent], heap_r[parent]):
-                heap_s[i], heap_s[parent] = heap_s[parent], heap_s[i]
-                heap_r[i], heap_r[parent] = heap_r[parent], heap_r[i]
-                i = parent
-            else:
-                break
+        while i > 0 and _below(heap_s, heap_r, i, (i - 1) // 2):
+            _swap(heap_s, heap_r, i, (i - 1) // 2)
+            i = (i - 1) // 2
         return n + 1
     if not _worse(heap_s[0], heap_r[0], s, r):
         return n
     heap_s[0] = s
     heap_r[0] = r
     i = 0
-    while True:
+    while 2 * i + 1 < n:
         child = 2 * i + 1
-        if child >= n:
+        if child + 1 < n and _below(heap_s, heap_r, child + 1, child):
+            child += 1
+        if not _below(heap_s, heap_r, child, i):
             break
-        right = child + 1
-        if right < n and _worse(heap_s[right], heap_r[right], heap_s[child], heap_r[child]):
-            child = right
-        if _worse(heap_s[child], heap_r[child], heap_s[i], heap_r[i]):
-            heap_s[i], heap_s[child] = heap_s[child], heap_s[i]
-            heap_r[i], heap_r[child] = heap_r[child], heap_r[i]
-            i = child
-        else:
-            break
+        _swap(heap_s, heap_r, i, child)
+        i = child
     return n
 
 

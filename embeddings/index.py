@@ -365,15 +365,10 @@ class SearchIndex:
         are searched on every core), on the caller's thread otherwise (small archives pay
         no hand-over)."""
         searched = self._searched(segments)
-        if not self.parallel(segments):
+        large = sum(self.segments[s].counts["sentences"] > PARALLEL_MIN_ROWS for s in searched)
+        if large < 2:
             return [work(s) for s in searched]
         return list(_workers().map(work, searched))
-
-    def parallel(self, segments: Collection[int] | None = None) -> bool:
-        """Whether searches over ``segments`` (all by default) run on worker threads: when at
-        least two of them are large."""
-        searched = self._searched(segments)
-        return sum(self.segments[s].counts["sentences"] > PARALLEL_MIN_ROWS for s in searched) > 1
 
     def _searched(self, segments: Collection[int] | None) -> list[int]:
         """Segment positions a search covers: all, or a shard's."""

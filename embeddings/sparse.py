@@ -237,14 +237,6 @@ class Postings:
             self._recent[key] = runs
         return runs
 
-    def lookup(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """Rows holding ``term`` and its frequency in each, or None."""
-        col = self._term.get(term)
-        if col is None:
-            return None
-        lo, hi = int(self.indptr[col]), int(self.indptr[col + 1])
-        return self.rows[lo:hi], self.tfs[lo:hi]
-
     def df(self, term: str) -> int:
         """Rows holding ``term``."""
         col = self._term.get(term)

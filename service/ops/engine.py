@@ -238,7 +238,7 @@ class Engine:
             self.snapshots.clean()
             position = self.store.position()  # first: any later change is journaled after it
             base = self._published_base()
-            if base is not None:
+            if base is not None and base.model_id == self.encoder.model_id:
                 base = self._upgraded(base)
             if base is None or base.model_id != self.encoder.model_id:
                 index, stats = self._build_full()
