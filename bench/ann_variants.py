@@ -21,6 +21,7 @@ import os
 import random
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -101,8 +102,10 @@ def main() -> None:
     _, qa = _pool()
     questions = [q for q, _ in qa]
     random.Random(1).shuffle(questions)
-    encoder = Engine(Settings(data_dir=args.segment / "unused")).encoder
-    queries = np.stack([encoder.encode_query(q) for q in questions[: args.questions]])
+    with tempfile.TemporaryDirectory() as scratch:  # nothing is written beside the index
+        engine = Engine(Settings(data_dir=Path(scratch)))
+        queries = np.stack([engine.encoder.encode_query(q) for q in questions[: args.questions]])
+        engine.close()
     kth = np.array([np.partition(vectors @ q, n - K)[n - K] for q in queries])
     shortlists = [int(s) for s in args.shortlists.split(",")]
     faiss.omp_set_num_threads(1)
