@@ -114,9 +114,8 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
     count,
     max_tf,
     min_length,
-    post_lo,
-    ent_lo,
-    ent_hi,
+    post_ptr,
+    ent_ptr,
     weights,
     avg,
     k,
@@ -128,8 +127,8 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
 ):
     """The best ``k`` (row, score) pairs with a positive score, unordered.
 
-    Term t (idf ``weights[t]``, float32) has block entries ``ent_lo[t]:ent_hi[t]`` and its
-    postings start at ``post_lo[t]``. ``allowed`` is a row mask, or empty for every row.
+    Term t (idf ``weights[t]``, float32) has block entries ``ent_ptr[t]:ent_ptr[t + 1]``
+    and postings ``post_ptr[t]:post_ptr[t + 1]``. ``allowed`` is a row mask, or empty for every row.
     Blocks are scored in rounds, highest bound first (by a histogram of the bounds, not a
     sort); a round ends the search when no block left can reach the k-th best score.
     """
@@ -137,19 +136,12 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
     n_terms = weights.shape[0]
     n_blocks = (n_rows + block_rows - 1) // block_rows
     bound = np.zeros(n_blocks)
-    n_entries = 0
+    start = np.empty(block.shape[0], np.int64)  # each entry's first posting
     for t in range(n_terms):
-        n_entries += ent_hi[t] - ent_lo[t]
-    start = np.empty(n_entries, np.int64)  # each entry's first posting
-    first_entry = np.empty(n_terms, np.int64)
-    o = 0
-    for t in range(n_terms):
-        first_entry[t] = o
-        p = post_lo[t]
+        p = post_ptr[t]
         w = np.float64(weights[t])
-        for e in range(ent_lo[t], ent_hi[t]):
-            start[o] = p
-            o += 1
+        for e in range(ent_ptr[t], ent_ptr[t + 1]):
+            start[e] = p
             p += count[e]
             if max_tf[e] == U16_MAX:
                 bound[block[e]] += w
@@ -218,8 +210,8 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
                 m += 1
         sums = np.zeros(m * block_rows)
         for t in range(n_terms):  # term by term: each row's terms summed in their order
-            e = ent_lo[t]
-            hi = ent_hi[t]
+            e = ent_ptr[t]
+            hi = ent_ptr[t + 1]
             for i in range(m):
                 b = kept[i]
                 e = _seek(block, e, hi, b)
@@ -228,8 +220,7 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
                 if block[e] != b:
                     continue
                 base = i * block_rows - b * block_rows
-                p0 = start[first_entry[t] + e - ent_lo[t]]
-                for p in range(p0, p0 + count[e]):
+                for p in range(start[e], start[e] + count[e]):
                     r = rows[p]
                     s = _score32(weights[t], tfs[p], lengths[r], avg32)
                     sums[base + r] += np.float64(s)

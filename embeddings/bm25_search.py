@@ -31,12 +31,9 @@ MARGIN = 1e-5
 _EVERY_ROW = np.zeros(0, dtype=bool)
 
 
-def posting_scores(
-    weights: np.ndarray | np.float32, tfs: np.ndarray, lengths: np.ndarray, avg_length: float
-) -> np.ndarray:
-    """Each posting's BM25 score (float32) given its term's idf (float32): the same bits as
-    the compiled search computes."""
-    return weights * term_weights(tfs, lengths, avg_length)
+def _held(postings: Postings, weights: Sequence[tuple[str, float]]) -> list[tuple[int, float]]:
+    """(column, idf) of the terms ``postings`` holds, in the question's order."""
+    return [(c, w) for c, w in ((postings.column(t), w) for t, w in weights) if c is not None]
 
 
 def top_k(
@@ -48,7 +45,7 @@ def top_k(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best rows with a positive score (among ``allowed``, a row mask), best
     first, equal scores in row order; ``weights`` are (term, idf) pairs."""
-    held = [(c, w) for c, w in ((postings.column(t), w) for t, w in weights) if c is not None]
+    held = _held(postings, weights)
     if not held or k <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     runs = postings.runs([c for c, _ in held])
@@ -60,9 +57,8 @@ def top_k(
         runs.count,
         runs.max_tf,
         runs.min_length,
-        runs.post_lo,
-        runs.ent_lo,
-        runs.ent_hi,
+        runs.post_ptr,
+        runs.ent_ptr,
         np.array([w for _, w in held], dtype=np.float32),
         float(avg_length),
         int(k),
@@ -84,20 +80,20 @@ def scores_of(
     """BM25 of each of ``rows`` (0 where no term is held), equal to ``top_k``'s scores."""
     rows = np.asarray(rows, dtype=np.int64)
     total = np.zeros(len(rows))
-    held = [(c, w) for c, w in ((postings.column(t), w) for t, w in weights) if c is not None]
+    held = _held(postings, weights)
     if not held or rows.size == 0:
         return total.astype(np.float32)
     runs = postings.runs([c for c, _ in held])
-    ends = np.append(runs.post_lo[1:], len(runs.rows))
     lengths = postings.lengths[rows]
-    for (_, weight), lo, hi in zip(held, runs.post_lo, ends, strict=True):
-        have = runs.rows[lo:hi]
+    for t, (_, weight) in enumerate(held):
+        have = runs.rows[runs.post_ptr[t] : runs.post_ptr[t + 1]]
         at = np.searchsorted(have, rows)
         found = at < len(have)
         found[found] = have[at[found]] == rows[found]
         if found.any():
-            tfs = runs.tfs[lo:hi][at[found]]
-            total[found] += posting_scores(np.float32(weight), tfs, lengths[found], avg_length)
+            tfs = runs.tfs[runs.post_ptr[t] : runs.post_ptr[t + 1]][at[found]]
+            # float32 idf times float32 weights: the bits the compiled search computes
+            total[found] += np.float32(weight) * term_weights(tfs, lengths[found], avg_length)
     return total.astype(np.float32)
 
 
@@ -107,5 +103,4 @@ def warm() -> None:
     waits for it."""
     postings = Postings.build(["warm the compiled search up"])
     postings.lengths.flags.writeable = False
-    top_k(postings, [("warm", 1.0)], 1.0, 1)
-    top_k(postings, [("warm", 1.0)], 1.0, 1, np.ones(postings.size, dtype=bool))
+    top_k(postings, [("warm", 1.0)], 1.0, 1)  # a row mask has the type of "every row"

@@ -348,8 +348,8 @@ class Segment:
 
     def save_blocks(self, folder: Path) -> None:
         """Write only the postings' block-max metadata (to a segment written without it)."""
-        self.sentence_postings.blocks.save(folder, "sentences.bm25.blocks")
-        self.passage_postings.blocks.save(folder, "passages.bm25.blocks")
+        self.sentence_postings.save_blocks(folder, "sentences.bm25")
+        self.passage_postings.save_blocks(folder, "passages.bm25")
 
     @staticmethod
     def has_saved_blocks(folder: Path) -> bool:

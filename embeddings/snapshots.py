@@ -176,15 +176,20 @@ class Snapshots:
             folder.mkdir(parents=True, exist_ok=True)
         staging = self.building / segment.name
         segment.save(staging)
-        meta = {"counts": segment.counts, "files": _checksums(staging, SEGMENT_META)}
+        return self._place(staging, segment.counts, _checksums(staging, SEGMENT_META))
+
+    def _place(self, staging: Path, counts: dict[str, int], files: dict[str, str]) -> Segment:
+        """Describe a segment written in ``staging`` (its ``files`` and their checksums),
+        move it into ``segments/`` durably, and return it mapped from there."""
+        meta = {"counts": counts, "files": files}
         (staging / SEGMENT_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         _fsync_tree(staging)
-        final = self.segments / segment.name
+        final = self.segments / staging.name
         os.rename(staging, final)
         _fsync_dir(self.segments)
-        mapped = Segment.load(final, segment.counts, ann=self.ann)
+        mapped = Segment.load(final, counts, ann=self.ann)
         with self._loaded_lock:
-            self._loaded[segment.name] = mapped
+            self._loaded[staging.name] = mapped
         return mapped
 
     def with_saved_blocks(self, index: SearchIndex, version: str) -> SearchIndex | None:
@@ -220,15 +225,7 @@ class Snapshots:
                 shutil.copy2(source / file, staging / file)
         segment.save_blocks(staging)
         added = {p.name: file_sha256(p) for p in staging.iterdir() if p.name not in kept}
-        meta = {"counts": meta["counts"], "files": dict(sorted({**kept, **added}.items()))}
-        (staging / SEGMENT_META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        _fsync_tree(staging)
-        final = self.segments / name
-        os.rename(staging, final)
-        _fsync_dir(self.segments)
-        mapped = Segment.load(final, segment.counts, ann=self.ann)
-        with self._loaded_lock:
-            self._loaded[name] = mapped
+        mapped = self._place(staging, segment.counts, dict(sorted({**kept, **added}.items())))
         log.info("segment %s written again as %s with block-max metadata", segment.name, name)
         return mapped
 

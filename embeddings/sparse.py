@@ -45,9 +45,9 @@ _stem_lock = threading.Lock()
 MAX_REMEMBERED_STEMS = 1_000_000
 K1 = 1.5
 B = 0.75
-# Rows per block of the block-max metadata. On a 1M-sentence segment of the 10M benchmark
-# archive, blocks of 32 rows left a top-50 search ~6 % of its terms' postings to score
-# (median of 100 questions), blocks of 256 rows ~56 %.
+# Rows per block of the block-max metadata: smaller blocks bound tighter (fewer postings
+# to score) but hold fewer postings each (more entries to read); on the 10M benchmark's
+# segments blocks of 256 rows left most postings to score, 32 a small share.
 BLOCK_ROWS = 32
 # Term runs kept per postings list (see ``Postings.runs``).
 RECENT_RUNS = 4
@@ -227,9 +227,8 @@ class Postings:
             _read(blocks.count, blocks.readers, "count", e_lo, e_hi),
             _read(blocks.max_tf, blocks.readers, "max_tf", e_lo, e_hi),
             _read(blocks.min_length, blocks.readers, "min_length", e_lo, e_hi),
-            _starts(hi - lo),
-            _starts(e_hi - e_lo),
-            _starts(e_hi - e_lo) + (e_hi - e_lo),
+            _offsets(hi - lo),
+            _offsets(e_hi - e_lo),
         )
         with self._recent_lock:
             while len(self._recent) >= RECENT_RUNS:
@@ -249,6 +248,10 @@ class Postings:
         save_array(folder, f"{name}.tfs", self.tfs)
         save_array(folder, f"{name}.lengths", self.lengths)
         (folder / f"{name}.terms.json").write_text(json.dumps(self.terms), encoding="utf-8")
+        self.save_blocks(folder, name)
+
+    def save_blocks(self, folder: Path, name: str) -> None:
+        """Write only the block-max metadata (``name`` as given to ``save``)."""
         self.blocks.save(folder, f"{name}.blocks")
 
     @classmethod
@@ -416,15 +419,14 @@ class TermRuns:
     count: np.ndarray
     max_tf: np.ndarray
     min_length: np.ndarray
-    post_lo: np.ndarray  # int64: where each term's postings start in rows and tfs
-    ent_lo: np.ndarray  # int64: each term's entries in block, count, max_tf, min_length
-    ent_hi: np.ndarray
+    post_ptr: np.ndarray  # int64, terms + 1: term t's postings are rows[post_ptr[t]:post_ptr[t+1]]
+    ent_ptr: np.ndarray  # int64, terms + 1: its entries in block, count, max_tf, min_length
 
 
-def _starts(sizes: np.ndarray) -> np.ndarray:
-    """Where each of consecutive runs of ``sizes`` starts."""
-    out = np.zeros(len(sizes), dtype=np.int64)
-    np.cumsum(sizes[:-1], out=out[1:])
+def _offsets(sizes: np.ndarray) -> np.ndarray:
+    """Where consecutive runs of ``sizes`` start, and where the last one ends."""
+    out = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=out[1:])
     return out
 
 

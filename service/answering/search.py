@@ -118,10 +118,11 @@ class IndexSearcher:
         masks = article_masks(idx, query.filters)
         if masks is not None and not any(m.any() for m in masks):
             return EMPTY_HITS
-        stats = stats or {}
         terms = list(query.terms)
+        # Once for the top-k searches and the candidates' scores (a shard is given them).
+        stats = stats or archive_stats(idx, terms)
         bm25 = {
-            level: idx.bm25(level, terms, pool, masks, stats=stats.get(level), segments=segs)
+            level: idx.bm25(level, terms, pool, masks, stats=stats[level], segments=segs)
             for level, pool in zip(LEVELS, (query.sentence_pool, query.passage_pool), strict=True)
         }
         hits = Hits(
@@ -137,8 +138,8 @@ class IndexSearcher:
         return replace(
             hits,
             pool=pool,
-            pool_sentence_bm25=idx.bm25_of("sentences", terms, pool, stats=stats.get("sentences")),
-            pool_passage_bm25=idx.bm25_of("passages", terms, passages, stats=stats.get("passages")),
+            pool_sentence_bm25=idx.bm25_of("sentences", terms, pool, stats=stats["sentences"]),
+            pool_passage_bm25=idx.bm25_of("passages", terms, passages, stats=stats["passages"]),
         )
 
 

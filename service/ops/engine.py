@@ -284,11 +284,16 @@ class Engine:
             base.version,
             index.version,
         )
+        return self._go_live(index)
+
+    def _go_live(self, index: SearchIndex) -> SearchIndex:
+        """Publish ``index`` and make the version read back from disk live (writer lock
+        held): its new segments memory-mapped and verified, not a build's arrays."""
         self.snapshots.publish(index)
         self.snapshots.clean()
-        upgraded = self.snapshots.load(index.version)
-        self._swap(upgraded)
-        return upgraded
+        published = self.snapshots.load(index.version)
+        self._swap(published)
+        return published
 
     def _diff(self, base: SearchIndex) -> tuple[list[str], list[str], str | None] | None:
         """(ids to add, ids to remove, the store's digest when it was computed) to bring
@@ -322,10 +327,8 @@ class Engine:
         journal ``position`` it holds every change up to; the journal before it is dropped.
         """
         index.manifest["store"] = {"id": position.store, "seq": position.seq}
-        self.snapshots.publish(index)
-        self.snapshots.clean()
+        self._go_live(index)
         self.store.forget_changes(position.seq)
-        self._swap(self.snapshots.load(index.version))
         log.info(
             "index %s (%s): %d sentences, %d texts embedded, %.2fs",
             index.version,
@@ -454,7 +457,7 @@ class Engine:
                     )
                 except IndexIntegrityError as exc:
                     log.error("refusing the saved index: %s; rebuilding", exc)
-            if self.snapshots.current_version() is not None and self.live is not None:
+            if self.live is not None:  # a saved index was loaded: bring its segments up to date
                 self.upgrade_index()
             if self.index_is_stale():
                 self.update_index()

@@ -12,7 +12,7 @@ from embeddings import sparse
 from embeddings.bm25_search import scores_of, top_k
 from embeddings.errors import IndexIntegrityError
 from embeddings.segment import best_first
-from embeddings.sparse import Blocks, Postings, idf, tokenize
+from embeddings.sparse import Blocks, Postings, TermRuns, idf, tokenize
 
 
 def _corpus(n: int, seed: int) -> list[str]:
@@ -146,7 +146,7 @@ def test_a_saved_segment_reads_its_terms_runs_without_mapping_them(tmp_path: Pat
     for _ in range(30):
         cols = sorted({int(c) for c in rng.integers(len(postings.terms), size=4)})
         mine, read = postings.runs(cols), loaded.runs(cols)
-        for name in ("rows", "tfs", "block", "count", "max_tf", "min_length", "post_lo"):
+        for name in TermRuns.__dataclass_fields__:
             assert np.array_equal(getattr(mine, name), getattr(read, name)), name
         terms = [postings.terms[c] for c in cols]
         weights = _weights(postings, terms)
