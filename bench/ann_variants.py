@@ -40,7 +40,7 @@ from service.settings import Settings  # noqa: E402
 K = 50
 
 
-def _params(index: faiss.Index, nprobe: int) -> faiss.SearchParameters:
+def _params(index: faiss.Index, nprobe: int, k_factor: float) -> faiss.SearchParameters:
     ivf = faiss.extract_index_ivf(index)
     params = (
         faiss.IVFRaBitQSearchParameters()
@@ -48,7 +48,13 @@ def _params(index: faiss.Index, nprobe: int) -> faiss.SearchParameters:
         else faiss.SearchParametersIVF()
     )
     params.nprobe = nprobe
-    return params
+    if not isinstance(index, faiss.IndexRefine):
+        return params
+    refine = faiss.IndexRefineSearchParameters()
+    refine.k_factor = k_factor
+    refine.base_index_params = params
+    refine.keep = params  # the wrapper must outlive the search (SWIG holds a pointer)
+    return refine
 
 
 def _measure(
@@ -58,10 +64,11 @@ def _measure(
     queries: np.ndarray,
     kth: np.ndarray,
     shortlists: list[int],
+    k_factor: float,
 ) -> None:
     nlist = faiss.extract_index_ivf(index).nlist
     nprobe = max(64, int(0.05 * nlist))
-    params = _params(index, nprobe)
+    params = _params(index, nprobe, k_factor)
     for short in shortlists:
         for q in queries[:10]:
             index.search(q.reshape(1, -1), short, params=params)
@@ -92,6 +99,13 @@ def main() -> None:
         help="FAISS factory codes after IVF<lists>, separated by ';'",
     )
     parser.add_argument("--shortlists", default="200,400", help="rows each search returns")
+    parser.add_argument(
+        "--k-factor",
+        type=float,
+        default=8,
+        help="with a ',Refine(…)' variant: rows its first stage hands the refinement, as a "
+        "multiple of the shortlist",
+    )
     args = parser.parse_args()
     path = args.segment / "sentences.vectors.npy"
     if not path.exists():
@@ -110,7 +124,7 @@ def main() -> None:
     shortlists = [int(s) for s in args.shortlists.split(",")]
     faiss.omp_set_num_threads(1)
     own = faiss.read_index(str(args.segment / "sentences.ivf"))
-    _measure("the segment's index", own, vectors, queries, kth, shortlists)
+    _measure("the segment's index", own, vectors, queries, kth, shortlists, args.k_factor)
     nlist = max(64, int(2 * math.sqrt(n)))
     rng = np.random.default_rng(0)
     sample = vectors[np.sort(rng.choice(n, size=min(n, 40 * nlist), replace=False))]
@@ -123,7 +137,7 @@ def main() -> None:
             index.add(vectors[lo : lo + 100_000])
         print(f"{code}: built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         faiss.omp_set_num_threads(1)
-        _measure(code, index, vectors, queries, kth, shortlists)
+        _measure(code, index, vectors, queries, kth, shortlists, args.k_factor)
         del index
 
 

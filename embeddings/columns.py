@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import mmap
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,12 @@ class Strings:
     def text(self, row: int) -> str:
         """Row ``row`` as a string ("" for a null)."""
         return self[row] or ""
+
+    def prefetch(self, rows: Iterable[int]) -> None:
+        """Start reading ``rows`` of a saved column (see ``FileReader.prefetch``)."""
+        if self.reader is not None:
+            offsets = self.offsets
+            self.reader.prefetch((int(offsets[r]), int(offsets[r + 1] - offsets[r])) for r in rows)
 
     def __iter__(self) -> Iterator[str | None]:
         return (self[i] for i in range(len(self)))
@@ -147,6 +153,14 @@ class FileReader:
         """``size`` bytes from ``start`` (counted from the data offset)."""
         return os.pread(self._fd, size, self._offset + start)
 
+    def prefetch(self, spans: Iterable[tuple[int, int]]) -> None:
+        """Ask the kernel to start reading each (start, size) span now, all at once: the
+        ``read`` calls that follow then wait for the slowest, not for each in turn (400
+        rows scattered over an archive not in the page cache: 20 ms one after the other,
+        3.5 ms advised first — a one-off probe on this machine kind)."""
+        for start, size in spans:
+            os.posix_fadvise(self._fd, self._offset + start, size, os.POSIX_FADV_WILLNEED)
+
     def __del__(self) -> None:
         fd = getattr(self, "_fd", None)
         if fd is not None:
@@ -162,6 +176,11 @@ class SliceReader:
             raise IndexIntegrityError(f"{path}: not a 1-D array")
         self.dtype = dtype
         self._file = FileReader(path, offset)
+
+    def prefetch(self, spans: Iterable[tuple[int, int]]) -> None:
+        """Start reading each run ``lo:hi`` (see ``FileReader.prefetch``)."""
+        size = self.dtype.itemsize
+        self._file.prefetch((lo * size, (hi - lo) * size) for lo, hi in spans)
 
     def read(self, lo: int, hi: int) -> np.ndarray:
         """Elements ``lo`` to ``hi`` (exclusive), read in one call."""
@@ -184,6 +203,11 @@ class RowReader:
         """Rows ``lo`` to ``hi`` (exclusive), read in one call."""
         data = self._file.read(lo * self._row_bytes, (hi - lo) * self._row_bytes)
         return np.frombuffer(data, dtype=self.dtype).reshape(hi - lo, self.shape[1])
+
+    def prefetch(self, rows: np.ndarray) -> None:
+        """Start reading ``rows`` (see ``FileReader.prefetch``)."""
+        size = self._row_bytes
+        self._file.prefetch((r * size, size) for r in np.asarray(rows).tolist())
 
     def read(self, rows: np.ndarray) -> np.ndarray:
         """Rows ``rows`` (in that order)."""

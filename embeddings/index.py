@@ -217,8 +217,10 @@ class SearchIndex:
         seg, local = self.locate(level, rows)
         dim = int(self.manifest.get("dim") or self.segments[0].sentence_dense.vectors.shape[1])
         out = np.zeros((len(rows), dim), dtype=np.float32)
-        for k in self._groups(seg):
-            pick = seg == k
+        groups = [(k, seg == k) for k in self._groups(seg)]
+        for k, pick in groups:  # every segment's reads start before the first is waited for
+            self.segments[k].dense(level).prefetch(local[pick])
+        for k, pick in groups:
             out[pick] = self.segments[k].dense(level).take(local[pick])
         return out
 
@@ -229,6 +231,8 @@ class SearchIndex:
     def texts(self, sentences: Sequence[int] | np.ndarray) -> list[str]:
         """Texts of sentences, in that order."""
         seg, local = self.locate("sentences", np.asarray(sentences, dtype=np.int64))
+        for k in self._groups(seg):  # all reads started before the first is waited for
+            self.segments[k].texts.prefetch(local[seg == k].tolist())
         return [
             self.segments[k].texts.text(i)
             for k, i in zip(seg.tolist(), local.tolist(), strict=True)

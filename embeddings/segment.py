@@ -3,9 +3,9 @@
 An ingest batch becomes a new segment; a merge turns several segments (minus their
 withdrawn articles) into one. A segment holds, for its articles, passages and sentences:
 columnar tables (rows point at rows of the same segment), unit vectors for exact scoring,
-an approximate dense index when the level is large (IVF over 8-bit scalar-quantised
-vectors, whose scores choose the rows the version's search re-scores exactly), and the
-BM25 postings.
+an approximate dense index when the level is large (IVF over 4-bit product-quantised
+codes scanned by SIMD, refined by 8-bit scalar-quantised codes, whose scores choose the
+rows the version's search re-scores exactly), and the BM25 postings.
 """
 
 from __future__ import annotations
@@ -32,19 +32,33 @@ log = logging.getLogger(__name__)
 
 ROLES = ("body", "heading", "question", "answer")
 QUOTABLE_CODES = np.array([r in QUOTABLE_ROLES for r in ROLES], dtype=bool)
-# Up to this many rows a level is scanned exactly (a few ms); above, IVF-SQ8 + re-scoring.
+# Up to this many rows a level is scanned exactly (a few ms); above, an IVF index whose
+# scores choose the rows the search re-scores exactly.
 FLAT_MAX_ROWS = 20_000
-# The approximate search scores this many times the rows asked for (at least SHORTLIST_MIN)
-# by their 8-bit codes; the search over every segment then re-scores exactly, from the
-# vectors, the best RESCORE_FACTOR times the rows asked for (at least RESCORE_MIN) by those
-# scores. Probing NPROBE_SHARE of the lists keeps recall near 1 (at 1M sentences, measured
-# on 80 questions: 6 % → 1.0, 4 % → 0.9875, and 5.2 → 3.8 ms a search).
+# The approximate search returns this many times the rows asked for (at least
+# SHORTLIST_MIN) by its scores; the search over every segment then re-scores exactly, from
+# the vectors, the best RESCORE_FACTOR times the rows asked for (at least RESCORE_MIN) by
+# those scores. Probing NPROBE_SHARE of the lists keeps recall near 1 (at 1M sentences,
+# measured on 80 questions: 6 % → 1.0, 4 % → 0.9875).
 SHORTLIST_FACTOR = 4
 SHORTLIST_MIN = 64
 RESCORE_FACTOR = 2
 RESCORE_MIN = 32
 NPROBE_SHARE = 0.05
+# The IVF's lists hold 4-bit product-quantised codes scanned by SIMD lookups ("fast
+# scan"); REFINE_FACTOR times the shortlist they pick is scored again by the level's 8-bit
+# scalar-quantised codes, which choose the shortlist. On a million-sentence segment of
+# the 10M benchmark archive (bench/ann_variants.py, shortlist 200, 100 questions): 8-bit
+# codes alone 3.80 ms a search, recall@50 1.0; fast scan refined ×3 0.86 ms, 0.925;
+# ×5 1.01 ms, 0.96; ×10 1.47 ms, 1.0.
+REFINE_FACTOR = 10
+LEVELS = ("sentences", "passages")
+# A level's ANN index file: ``.ann`` today; ``.ivf`` (8-bit codes alone) before.
+ANN_SUFFIX = "ann"
+OLDER_ANN_SUFFIX = "ivf"
 NPROBE_MIN = 64
+# Up to this many rows ``Dense.take`` reads with pread; more are read through the mapping.
+TAKE_READ_MAX = 4096
 
 
 def new_segment_name() -> str:
@@ -60,7 +74,7 @@ def passage_text(title: str, question: str | None, paragraph: str) -> str:
 
 @dataclass(frozen=True)
 class Dense:
-    """Unit vectors of one level, with an IVF-SQ8 index when there are many."""
+    """Unit vectors of one level, with an ANN index (``build``) when there are many."""
 
     vectors: np.ndarray  # (n, dim) float32, memory-mapped once saved
     ann: faiss.Index | None
@@ -75,30 +89,42 @@ class Dense:
         assert self.ann is not None
         return max(NPROBE_MIN, int(faiss.extract_index_ivf(self.ann).nlist * NPROBE_SHARE))
 
+    def prefetch(self, rows: np.ndarray) -> None:
+        """Start reading the vectors of ``rows`` that ``take`` will read with pread."""
+        if self.reader is not None and len(rows) <= TAKE_READ_MAX:
+            self.reader.prefetch(rows)
+
     def take(self, rows: np.ndarray) -> np.ndarray:
         """Vectors of ``rows``, in that order (a few read without mapping, many mapped)."""
-        if self.reader is None or len(rows) > 4096:
+        if self.reader is None or len(rows) > TAKE_READ_MAX:
             return np.asarray(self.vectors[rows])
         return self.reader.read(rows)
 
     @classmethod
-    def build(cls, vectors: np.ndarray) -> Dense:
-        """Index ``vectors`` (an ANN index only above ``FLAT_MAX_ROWS`` rows)."""
+    def build(cls, vectors: np.ndarray, centroids: np.ndarray | None = None) -> Dense:
+        """Index ``vectors`` (an ANN index only above ``FLAT_MAX_ROWS`` rows); ``centroids``
+        are the IVF's lists when they are known (an older index of the same vectors)."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         n, dim = vectors.shape
         if n <= FLAT_MAX_ROWS:
             return cls(vectors, None)
-        nlist = max(64, int(2 * math.sqrt(n)))
-        quantizer = faiss.IndexFlatIP(dim)
-        ann = faiss.IndexIVFScalarQuantizer(
-            quantizer, dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
-        )
+        nlist = max(64, int(2 * math.sqrt(n))) if centroids is None else len(centroids)
+        codes = f"PQ{dim // 4}x4fs,Refine(SQ8)" if dim % 4 == 0 else "SQ8"
+        ann = faiss.index_factory(dim, f"IVF{nlist},{codes}", faiss.METRIC_INNER_PRODUCT)
+        if centroids is not None:  # the lists are given: training skips the k-means
+            faiss.extract_index_ivf(ann).quantizer.add(np.ascontiguousarray(centroids))
         rng = np.random.default_rng(0)
         sample = vectors[np.sort(rng.choice(n, size=min(n, 40 * nlist), replace=False))]
         ann.train(sample)
         for lo in range(0, n, 100_000):
             ann.add(vectors[lo : lo + 100_000])
         return cls(vectors, ann)
+
+    def rebuilt(self, older: faiss.Index) -> Dense:
+        """This level with its ANN index built again as ``build`` builds it today, on the
+        lists of ``older`` (its index as an older version wrote it)."""
+        quantizer = faiss.extract_index_ivf(older).quantizer
+        return Dense.build(self.vectors, quantizer.reconstruct_n(0, quantizer.ntotal))
 
     @property
     def size(self) -> int:
@@ -124,28 +150,47 @@ class Dense:
             rows = np.arange(self.size) if allowed is None else np.flatnonzero(allowed)
             scores = self.vectors[rows] @ query if allowed is not None else self.vectors @ query
             return *best_first(rows, scores, k), True
-        params = faiss.SearchParametersIVF()
-        params.nprobe = self.nprobe
+        ivf = faiss.SearchParametersIVF()
+        ivf.nprobe = self.nprobe
         if allowed is not None:
             bits = np.packbits(allowed, bitorder="little")
-            params.sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+            ivf.sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
+        params: faiss.SearchParameters = ivf
+        if isinstance(self.ann, faiss.IndexRefine):
+            refine = faiss.IndexRefineSearchParameters()
+            refine.k_factor = REFINE_FACTOR
+            refine.base_index_params = ivf  # ``ivf`` (and ``bits``) live until the search ends
+            params = refine
         short = max(SHORTLIST_MIN, SHORTLIST_FACTOR * k)
         approx, ids = self.ann.search(query.reshape(1, -1), short, params=params)
         found = ids[0] >= 0
         return *best_first(ids[0][found], approx[0][found], k), False
 
     def save(self, folder: Path, name: str) -> None:
-        """Write the vectors (``.npy``) and the ANN index (FAISS's own format)."""
+        """Write the vectors (``.npy``) and the ANN index (FAISS's own format, ``.ann``)."""
         save_array(folder, f"{name}.vectors", self.vectors)
+        self.save_ann(folder, name)
+
+    def save_ann(self, folder: Path, name: str) -> None:
+        """Write only the ANN index, if the level has one."""
         if self.ann is not None:
-            faiss.write_index(self.ann, str(folder / f"{name}.ivf"))
+            faiss.write_index(self.ann, str(folder / f"{name}.{ANN_SUFFIX}"))
+
+    @staticmethod
+    def has_older_ann(folder: Path, name: str) -> bool:
+        """Whether the level in ``folder`` has an ANN index of an older kind (IVF over 8-bit
+        codes alone, ``.ivf``), which an upgrade builds again."""
+        return (folder / f"{name}.{OLDER_ANN_SUFFIX}").exists()
 
     @classmethod
     def load(cls, folder: Path, name: str, *, ann: bool = True) -> Dense:
-        """Read what ``save`` wrote; the vectors are memory-mapped. Without ``ann`` a large
-        level's ANN index stays on disk (the level can be read, not searched)."""
+        """Read what ``save`` wrote (or an older version: an ``.ivf`` index); the vectors
+        are memory-mapped. Without ``ann`` a large level's ANN index stays on disk (the
+        level can be read, not searched)."""
         vectors = load_array(folder, f"{name}.vectors", random_access=True)
-        path = folder / f"{name}.ivf"
+        path = folder / f"{name}.{ANN_SUFFIX}"
+        if not path.exists():
+            path = folder / f"{name}.{OLDER_ANN_SUFFIX}"
         reader = None
         if path.exists():
             reader = RowReader(folder / f"{name}.vectors.npy")
@@ -346,16 +391,36 @@ class Segment:
         self.sentence_postings.save(folder, "sentences.bm25")
         self.passage_postings.save(folder, "passages.bm25")
 
-    def save_blocks(self, folder: Path) -> None:
-        """Write only the postings' block-max metadata (to a segment written without it)."""
+    def save_upgrade(self, source: Path, folder: Path) -> list[str]:
+        """Write into ``folder`` what an upgrade of this segment (saved in ``source``)
+        writes again: its postings' block-max metadata, and the ANN index of each level
+        whose index is of an older kind (built again on the same lists, from the same
+        vectors). Returns what was upgraded, for the log."""
         self.sentence_postings.save_blocks(folder, "sentences.bm25")
         self.passage_postings.save_blocks(folder, "passages.bm25")
+        done = [] if Segment.has_saved_blocks(source) else ["block-max metadata"]
+        for level in LEVELS:
+            if Dense.has_older_ann(source, level):
+                older = faiss.read_index(str(source / f"{level}.{OLDER_ANN_SUFFIX}"))
+                self.dense(level).rebuilt(older).save_ann(folder, level)
+                done.append(f"{level}' ANN index")
+        return done
+
+    @staticmethod
+    def rewritten_by_upgrade(file: str) -> bool:
+        """Whether ``save_upgrade`` writes (or replaces) this file of a segment."""
+        return ".blocks." in file or file.endswith(f".{OLDER_ANN_SUFFIX}")
 
     @staticmethod
     def has_saved_blocks(folder: Path) -> bool:
         """Whether the segment in ``folder`` holds block-max metadata of this block size."""
-        return all(
-            Postings.has_saved_blocks(folder, f"{lv}.bm25") for lv in ("sentences", "passages")
+        return all(Postings.has_saved_blocks(folder, f"{lv}.bm25") for lv in LEVELS)
+
+    @staticmethod
+    def outdated(folder: Path) -> bool:
+        """Whether an older version wrote the segment in ``folder`` (``save_upgrade``)."""
+        return not Segment.has_saved_blocks(folder) or any(
+            Dense.has_older_ann(folder, lv) for lv in LEVELS
         )
 
     @property

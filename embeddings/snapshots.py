@@ -192,18 +192,20 @@ class Snapshots:
             self._loaded[staging.name] = mapped
         return mapped
 
-    def with_saved_blocks(self, index: SearchIndex, version: str) -> SearchIndex | None:
-        """``index`` as a new version whose segments all hold block-max metadata on disk, or
-        None when they already do (an upgrade of segments written before it existed).
+    def upgraded(self, index: SearchIndex, version: str) -> SearchIndex | None:
+        """``index`` as a new version whose segments are all written as this version writes
+        them, or None when they already are (``Segment.outdated``: written before block-max
+        metadata, or with an older kind of ANN index).
 
-        Such a segment is written again under a new name: its files hard-linked, not
-        copied (they never change), plus the metadata, which loading it computed in memory.
-        The version is not published. Call under the writer lock.
+        Such a segment is written again under a new name: the files that stay as they were
+        hard-linked, not copied (they never change), plus what ``Segment.save_upgrade``
+        writes; nothing is re-embedded. The version is not published. Call under the
+        writer lock.
         """
         renamed = {
             s.name: self._relinked(s)
             for s in index.segments
-            if not Segment.has_saved_blocks(self.segments / s.name)
+            if Segment.outdated(self.segments / s.name)
         }
         if not renamed:
             return None
@@ -217,16 +219,16 @@ class Snapshots:
         name = new_segment_name()
         staging = self.building / name
         staging.mkdir(parents=True)
-        kept = {k: v for k, v in meta["files"].items() if ".blocks." not in k}
+        kept = {k: v for k, v in meta["files"].items() if not Segment.rewritten_by_upgrade(k)}
         for file in kept:
             try:
                 os.link(source / file, staging / file)
             except OSError:  # a file system without hard links
                 shutil.copy2(source / file, staging / file)
-        segment.save_blocks(staging)
+        done = segment.save_upgrade(source, staging)
         added = {p.name: file_sha256(p) for p in staging.iterdir() if p.name not in kept}
         mapped = self._place(staging, segment.counts, dict(sorted({**kept, **added}.items())))
-        log.info("segment %s written again as %s with block-max metadata", segment.name, name)
+        log.info("segment %s written again as %s: %s", segment.name, name, ", ".join(done))
         return mapped
 
     def load_current(self) -> SearchIndex:

@@ -220,6 +220,9 @@ class Postings:
         lo, hi = np.asarray(self.indptr)[at], np.asarray(self.indptr)[at + 1]
         blocks = self.blocks
         e_lo, e_hi = np.asarray(blocks.indptr)[at], np.asarray(blocks.indptr)[at + 1]
+        # Every run's reads are started before the first is waited for.
+        _prefetch(self.readers, lo, hi)
+        _prefetch(blocks.readers, e_lo, e_hi)
         runs = TermRuns(
             _read(self.rows, self.readers, "rows", lo, hi),
             _read(self.tfs, self.readers, "tfs", lo, hi),
@@ -428,6 +431,12 @@ def _offsets(sizes: np.ndarray) -> np.ndarray:
     out = np.zeros(len(sizes) + 1, dtype=np.int64)
     np.cumsum(sizes, out=out[1:])
     return out
+
+
+def _prefetch(readers: dict[str, SliceReader] | None, lo: np.ndarray, hi: np.ndarray) -> None:
+    """Start reading runs ``lo[i]:hi[i]`` of every array ``readers`` read."""
+    for reader in (readers or {}).values():
+        reader.prefetch(zip(lo.tolist(), hi.tolist(), strict=True))
 
 
 def _read(

@@ -22,9 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from embeddings.index import SearchIndex, TermStats
-from embeddings.segment import best_first
-
-LEVELS = ("sentences", "passages")
+from embeddings.segment import LEVELS, best_first
 
 
 @dataclass(frozen=True)

@@ -265,8 +265,9 @@ class Engine:
         return stats
 
     def upgrade_index(self) -> bool:
-        """Write again, as a new version, the segments of the published version that were
-        written without block-max metadata; True when one was published."""
+        """Write again, as a new version, the segments of the published version that an
+        older version wrote (without block-max metadata, or with an older kind of ANN
+        index); True when one was published."""
         with self.data.writer_lock():
             base = self._published_base()
             return base is not None and self._upgraded(base) is not base
@@ -275,12 +276,13 @@ class Engine:
         """``base``, or the version that upgrades its segments, published (writer lock held).
 
         The upgraded version holds what ``base`` holds, so it keeps its store position."""
-        index = self.snapshots.with_saved_blocks(base, new_version_id())
+        index = self.snapshots.upgraded(base, new_version_id())
         if index is None:
             return base
         log.info(
-            "index %s: segments written before block-max metadata existed are written again "
-            "with it (files hard-linked, nothing re-embedded) as version %s",
+            "index %s: segments an older version wrote (before block-max metadata existed, "
+            "or with 8-bit ANN codes alone) are written again as this one writes them (files "
+            "hard-linked, nothing re-embedded) as version %s",
             base.version,
             index.version,
         )

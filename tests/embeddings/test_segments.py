@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -145,7 +146,7 @@ def test_filters_are_applied_inside_search(
     assert {index.articles[index.sentences[int(r)].article].id for r in rows} == {"a5"}
 
 
-def test_large_levels_use_ivf_sq8_with_exact_rescoring(
+def test_large_levels_use_fast_scan_codes_refined_by_8_bit_ones_with_exact_rescoring(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(segment, "FLAT_MAX_ROWS", 1000)
@@ -155,7 +156,7 @@ def test_large_levels_use_ivf_sq8_with_exact_rescoring(
     vectors = centres[rng.integers(0, 50, 6000)] + 0.3 * rng.standard_normal((6000, 32))
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
     dense = Dense.build(vectors)
-    assert dense.ann is not None
+    assert isinstance(dense.ann, faiss.IndexRefine)
     dense.save(tmp_path, "s")
     loaded = Dense.load(tmp_path, "s")
     assert mapped(loaded.vectors) and loaded.ann is not None
@@ -165,7 +166,7 @@ def test_large_levels_use_ivf_sq8_with_exact_rescoring(
         q = q / np.linalg.norm(q)
         exact = set(np.argsort(-(vectors @ q))[:50].tolist())
         rows, scores, is_exact = loaded.search(q, 100, None)
-        assert not is_exact  # the 8-bit codes' scores: close to the vectors', not equal
+        assert not is_exact  # the 8-bit codes' scores (refining the 4-bit codes' shortlist)
         assert np.abs(scores - vectors[rows] @ q).max() < 0.02
         assert not np.allclose(scores, vectors[rows] @ q, atol=1e-6)
         best, _ = best_first(rows, vectors[rows] @ q, 50)  # re-scored, as the index does
@@ -180,7 +181,7 @@ def test_large_levels_use_ivf_sq8_with_exact_rescoring(
 def test_a_search_re_scores_the_best_of_the_codes_exactly(
     store: ArticleStore, cache: VectorCache, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(segment, "FLAT_MAX_ROWS", 70)  # 80 sentences: an IVF-SQ8 level
+    monkeypatch.setattr(segment, "FLAT_MAX_ROWS", 70)  # 80 sentences: an ANN level
     for n in range(40):
         store.upsert(_article(n))
     base, _ = build_index(store.iter_stored(), encoder, cache, version="v1", corpus_digest="d")

@@ -7,10 +7,13 @@ import json
 import logging
 from pathlib import Path
 
+import faiss
+import numpy as np
 import pytest
 
 from corpus.article import Article
-from embeddings.encoder import Encoder
+from embeddings import segment as segment_module
+from embeddings.encoder import Encoder, file_sha256
 from embeddings.reader import Reader
 from embeddings.snapshots import POINTER
 from service.ops.engine import Engine
@@ -167,3 +170,76 @@ def test_segments_without_block_max_metadata_are_written_again_on_start(
     assert again.live is not None and again.live.index.version == live.index.version
     again.close()
     reader.close()
+
+
+def _with_older_ann(segment: Path, level: str) -> np.ndarray:
+    """What the release before wrote: the level's IVF over 8-bit codes alone (``.ivf``).
+    Returns its lists' centroids."""
+    vectors = np.load(segment / f"{level}.vectors.npy")
+    nlist = faiss.extract_index_ivf(faiss.read_index(str(segment / f"{level}.ann"))).nlist
+    older = faiss.index_factory(vectors.shape[1], f"IVF{nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
+    older.train(vectors)
+    older.add(vectors)
+    faiss.write_index(older, str(segment / f"{level}.ivf"))
+    (segment / f"{level}.ann").unlink()
+    meta = json.loads((segment / "segment.json").read_text())
+    del meta["files"][f"{level}.ann"]
+    meta["files"][f"{level}.ivf"] = file_sha256(segment / f"{level}.ivf")
+    (segment / "segment.json").write_text(json.dumps(meta))
+    quantizer = faiss.extract_index_ivf(older).quantizer
+    return quantizer.reconstruct_n(0, quantizer.ntotal)
+
+
+def test_older_ann_indexes_are_built_again_on_their_lists_on_start(
+    tmp_path: Path,
+    encoder: Encoder,
+    reranker: Reader,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(segment_module, "FLAT_MAX_ROWS", 70)  # 80 sentences: an ANN level
+    data = tmp_path / "data"
+    first = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
+    first.ingest_articles(
+        [
+            Article(
+                f"c{n}",
+                f"Council {n}",
+                f"Council {n} approved budget line {n} on Tuesday. The vote was {n} to {n + 3}.",
+                "Wire",
+            )
+            for n in range(40)
+        ]
+    )
+    first.update_index()
+    assert first.live is not None
+    before = first.live.index
+    questions = ["Which budget line did council 17 approve?", "What was the vote in council 5?"]
+    expected = [first.ask(q).answer for q in questions]
+    first.close()
+    (folder,) = [data / "index" / "segments" / s.name for s in before.segments]
+    assert (folder / "sentences.ann").exists() and not (folder / "passages.ann").exists()
+    lists = _with_older_ann(folder, "sentences")
+
+    engine = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
+    with caplog.at_level(logging.INFO):
+        engine.bootstrap(None)
+    assert engine.state == "ready", engine.error
+    assert len([r for r in caplog.records if "8-bit ANN codes alone" in r.getMessage()]) == 1
+    assert engine.live is not None
+    (upgraded,) = engine.live.index.segments
+    new = data / "index" / "segments" / upgraded.name
+    assert upgraded.name != folder.name and not (new / "sentences.ivf").exists()
+    ann = faiss.read_index(str(new / "sentences.ann"))
+    assert isinstance(ann, faiss.IndexRefine)  # fast-scan codes, refined by 8-bit ones
+    quantizer = faiss.extract_index_ivf(ann).quantizer
+    assert np.array_equal(quantizer.reconstruct_n(0, quantizer.ntotal), lists)  # same lists
+    assert (new / "sentences.vectors.npy").stat().st_ino == (
+        folder / "sentences.vectors.npy"
+    ).stat().st_ino
+    for question, answer in zip(questions, expected, strict=True):
+        got = engine.ask(question).answer
+        assert [(q.article_id, q.start) for q in got.quotes] == [
+            (q.article_id, q.start) for q in answer.quotes
+        ]
+    engine.close()
