@@ -35,28 +35,27 @@ QUOTABLE_CODES = np.array([r in QUOTABLE_ROLES for r in ROLES], dtype=bool)
 # Up to this many rows a level is scanned exactly (a few ms); above, an IVF index whose
 # scores choose the rows the search re-scores exactly.
 FLAT_MAX_ROWS = 20_000
-# The approximate search returns this many times the rows asked for (at least
-# SHORTLIST_MIN) by its scores; the search over every segment then re-scores exactly, from
-# the vectors, the best RESCORE_FACTOR times the rows asked for (at least RESCORE_MIN) by
-# those scores. Probing NPROBE_SHARE of the lists keeps recall near 1 (at 1M sentences,
-# measured on 80 questions: 6 % → 1.0, 4 % → 0.9875).
-SHORTLIST_FACTOR = 4
-SHORTLIST_MIN = 64
+# A search over every segment asks each for its best RESCORE_FACTOR times the rows asked
+# for (at least RESCORE_MIN) by its approximate scores, and re-scores exactly, from the
+# vectors, the best as many of those. Probing NPROBE_SHARE of an ANN level's lists (at
+# least NPROBE_MIN) keeps recall near 1 (at 1M sentences, measured on 80 questions with
+# 8-bit codes: 6 % → 1.0, 4 % → 0.9875).
 RESCORE_FACTOR = 2
 RESCORE_MIN = 32
 NPROBE_SHARE = 0.05
-# The IVF's lists hold 4-bit product-quantised codes scanned by SIMD lookups ("fast
-# scan"); REFINE_FACTOR times the shortlist they pick is scored again by the level's 8-bit
-# scalar-quantised codes, which choose the shortlist. On a million-sentence segment of
-# the 10M benchmark archive (bench/ann_variants.py, shortlist 200, 100 questions): 8-bit
-# codes alone 3.80 ms a search, recall@50 1.0; fast scan refined ×3 0.86 ms, 0.925;
-# ×5 1.01 ms, 0.96; ×10 1.47 ms, 1.0.
-REFINE_FACTOR = 10
+NPROBE_MIN = 64
+# An ANN level's lists hold 4-bit product-quantised codes scanned by SIMD lookups ("fast
+# scan"); REFINE_FACTOR times the rows asked for are picked by them and scored again by
+# the level's 8-bit scalar-quantised codes, whose best are returned. On a million-sentence
+# segment of the 10M benchmark archive (bench/ann_variants.py, 200 rows returned, 100
+# questions): 8-bit codes alone 3.80 ms a search, recall@50 1.0; fast scan refined from
+# ×3 0.86 ms, 0.925; ×5 1.01 ms, 0.96; ×10 1.47 ms, 1.0 — 2,000 rows refined, as ×20 of
+# the 100 rows a question's sentence search asks each segment for.
+REFINE_FACTOR = 20
 LEVELS = ("sentences", "passages")
 # A level's ANN index file: ``.ann`` today; ``.ivf`` (8-bit codes alone) before.
 ANN_SUFFIX = "ann"
 OLDER_ANN_SUFFIX = "ivf"
-NPROBE_MIN = 64
 # Up to this many rows ``Dense.take`` reads with pread; more are read through the mapping.
 TAKE_READ_MAX = 4096
 
@@ -138,9 +137,9 @@ class Dense:
         scores are exact inner products.
 
         A flat level (or a filter leaving few rows) scores its rows exactly. An ANN level
-        returns the best of its shortlist by the scores of its 8-bit codes, which are in
-        memory: the caller re-scores only the rows that matter across every segment, so a
-        large archive reads a few vectors a query from disk, not a shortlist a segment.
+        returns its best by the scores of its codes (``build``), which are in memory: the
+        caller re-scores only the rows that matter across every segment, so a large
+        archive reads a few vectors a query from disk, not a shortlist a segment.
         """
         if k <= 0 or self.size == 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32), True
@@ -161,8 +160,7 @@ class Dense:
             refine.k_factor = REFINE_FACTOR
             refine.base_index_params = ivf  # ``ivf`` (and ``bits``) live until the search ends
             params = refine
-        short = max(SHORTLIST_MIN, SHORTLIST_FACTOR * k)
-        approx, ids = self.ann.search(query.reshape(1, -1), short, params=params)
+        approx, ids = self.ann.search(query.reshape(1, -1), k, params=params)
         found = ids[0] >= 0
         return *best_first(ids[0][found], approx[0][found], k), False
 
