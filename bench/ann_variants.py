@@ -10,7 +10,9 @@ default encoder) is searched alone on one thread, with 5 % of the lists probed (
 index's share) and the shortlist sizes given, and the shortlist re-scored exactly from
 the float32 vectors, as the index does. Recall: share of the exact top 50 of the segment
 found (ties at the 50th score counted, as ``bench/scale.py`` counts them). The segment's
-own index (``sentences.ivf``) is measured first as the reference.
+own index (``sentences.ann``, or ``sentences.ivf`` from an older version) is measured
+first as the reference. A ``,Refine(…)`` variant's first stage returns ``--k-factor``
+times the shortlist, which the refinement scores again.
 """
 
 from __future__ import annotations
@@ -123,7 +125,10 @@ def main() -> None:
     kth = np.array([np.partition(vectors @ q, n - K)[n - K] for q in queries])
     shortlists = [int(s) for s in args.shortlists.split(",")]
     faiss.omp_set_num_threads(1)
-    own = faiss.read_index(str(args.segment / "sentences.ivf"))
+    own_path = args.segment / "sentences.ann"
+    if not own_path.exists():  # written by an older version: 8-bit codes alone
+        own_path = args.segment / "sentences.ivf"
+    own = faiss.read_index(str(own_path))
     _measure("the segment's index", own, vectors, queries, kth, shortlists, args.k_factor)
     nlist = max(64, int(2 * math.sqrt(n)))
     rng = np.random.default_rng(0)

@@ -166,7 +166,7 @@ def test_large_levels_use_fast_scan_codes_refined_by_8_bit_ones_with_exact_resco
         q = q / np.linalg.norm(q)
         exact = set(np.argsort(-(vectors @ q))[:50].tolist())
         rows, scores, is_exact = loaded.search(q, 100, None)
-        assert not is_exact  # the 8-bit codes' scores (refining the 4-bit codes' shortlist)
+        assert not is_exact  # the 6-bit codes' scores (refining the 4-bit codes' shortlist)
         assert np.abs(scores - vectors[rows] @ q).max() < 0.02
         assert not np.allclose(scores, vectors[rows] @ q, atol=1e-6)
         best, _ = best_first(rows, vectors[rows] @ q, 50)  # re-scored, as the index does

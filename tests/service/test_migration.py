@@ -231,7 +231,7 @@ def test_older_ann_indexes_are_built_again_on_their_lists_on_start(
     new = data / "index" / "segments" / upgraded.name
     assert upgraded.name != folder.name and not (new / "sentences.ivf").exists()
     ann = faiss.read_index(str(new / "sentences.ann"))
-    assert isinstance(ann, faiss.IndexRefine)  # fast-scan codes, refined by 8-bit ones
+    assert isinstance(ann, faiss.IndexRefine)  # fast-scan codes, refined by 6-bit ones
     quantizer = faiss.extract_index_ivf(ann).quantizer
     assert np.array_equal(quantizer.reconstruct_n(0, quantizer.ntotal), lists)  # same lists
     assert (new / "sentences.vectors.npy").stat().st_ino == (
