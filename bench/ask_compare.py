@@ -3,6 +3,7 @@
     git worktree add /tmp/before REV
     python bench/ask_compare.py --data DIR --code /tmp/before --code . [--rounds 2]
     python bench/ask_compare.py --data DIR --questions 60 --profile
+    python bench/ask_compare.py --data DIR --questions 100 --phases
 
 ``DIR`` is a data directory ``bench/scale.py --keep`` built (``KEEP/data``). Each round runs
 each checkout in a process of its own (its modules imported from that folder): it loads
@@ -10,7 +11,8 @@ the published version, asks 20 SQuAD questions to warm up, then times ``Engine.a
 ``--questions`` more (the same ones, in the same order, for every checkout) and prints the
 p50 and p95 and a digest of every quote's article and start offset, so two checkouts that
 answer alike print the same digest. ``--profile`` also prints where the time went
-(``cProfile``, cumulative). The machine is shared: compare checkouts within a run.
+(``cProfile``, cumulative); ``--phases`` the wall time spent in the index's searches
+and reads, a question. The machine is shared: compare checkouts within a run.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ def _questions(count: int) -> list[str]:
     return questions[: 20 + count]
 
 
-def _worker(code: Path, data: Path, questions: list[str], profile: bool) -> None:
+def _worker(code: Path, data: Path, questions: list[str], profile: bool, phases: bool) -> None:
     import service
     from service.ops.engine import Engine
     from service.settings import Settings
@@ -51,8 +53,10 @@ def _worker(code: Path, data: Path, questions: list[str], profile: bool) -> None
     engine = Engine(Settings(data_dir=data))
     _ = engine.encoder
     engine.load_live()
+    spent = _timed_index_calls() if phases else {}
     for q in questions[:20]:
         engine.ask(q)
+    spent.clear()
     timings, quotes = [], []
     profiler = cProfile.Profile()
     for q in questions[20:]:
@@ -69,6 +73,32 @@ def _worker(code: Path, data: Path, questions: list[str], profile: bool) -> None
     print(f"{code}: ask p50 {statistics.median(timings):.2f} ms, p95 {p95:.2f} ms, quotes {digest}")
     if profile:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+    for name, seconds in sorted(spent.items(), key=lambda item: -item[1]):
+        print(f"  SearchIndex.{name}: {seconds / len(timings) * 1000:.2f} ms a question")
+
+
+def _timed_index_calls() -> dict[str, float]:
+    """Wall time spent in the index's searches and reads, by method (their totals; the
+    reads of vectors happen inside ``dense`` too)."""
+    from embeddings.index import SearchIndex
+
+    spent: dict[str, float] = {}
+
+    def timed(name: str) -> None:
+        call = getattr(SearchIndex, name)
+
+        def wrapper(*args: object, **kwargs: object) -> object:
+            started = time.perf_counter()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
+
+        setattr(SearchIndex, name, wrapper)
+
+    for name in ("bm25", "dense", "vectors", "texts", "column", "bm25_of"):
+        timed(name)
+    return spent
 
 
 def main() -> None:
@@ -82,19 +112,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--profile", action="store_true", help="print cProfile's cumulative top")
+    parser.add_argument(
+        "--phases", action="store_true", help="print the time spent in the index's searches"
+    )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not (args.data / "index" / "CURRENT").exists():
         sys.exit(f"{args.data}: no published index; build one with bench/scale.py --keep")
     if args.worker:
         sys.path.insert(0, str(args.worker))  # that checkout's modules, before any import
-        _worker(args.worker, args.data, _questions(args.questions), args.profile)
+        _worker(args.worker, args.data, _questions(args.questions), args.profile, args.phases)
         return
     for _ in range(args.rounds):
         for code in args.code or [HERE.parent]:
             command = [sys.executable, __file__, "--data", str(args.data)]
             command += ["--questions", str(args.questions), "--worker", str(code.resolve())]
-            subprocess.run([*command, *(["--profile"] if args.profile else [])], check=True)
+            flags = [f for f, on in (("--profile", args.profile), ("--phases", args.phases)) if on]
+            subprocess.run([*command, *flags], check=True)
 
 
 if __name__ == "__main__":

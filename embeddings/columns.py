@@ -135,6 +135,12 @@ def load_array(folder: Path, name: str, *, random_access: bool = True) -> np.nda
         raise IndexIntegrityError(f"{path}: unreadable ({exc})") from exc
 
 
+# Rows a segment level must exceed for its scattered reads to be advised first (see
+# ``FileReader.prefetch``): a smaller segment's files stay in the page cache, where the
+# advice would only cost a system call a row (a few microseconds each).
+PREFETCH_MIN_ROWS = 100_000
+
+
 class FileReader:
     """Reads byte ranges of a file with ``pread``. Nothing is mapped into the process, so
     reading a few rows per query never grows its memory: with large page-cache folios, one
@@ -159,7 +165,8 @@ class FileReader:
         rows scattered over an archive not in the page cache: 20 ms one after the other,
         3.5 ms advised first — a one-off probe on this machine kind)."""
         for start, size in spans:
-            os.posix_fadvise(self._fd, self._offset + start, size, os.POSIX_FADV_WILLNEED)
+            if size > 0:  # a length of 0 would advise the whole rest of the file
+                os.posix_fadvise(self._fd, self._offset + start, size, os.POSIX_FADV_WILLNEED)
 
     def __del__(self) -> None:
         fd = getattr(self, "_fd", None)

@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar, cast
 import numpy as np
 
 from embeddings.bm25_search import scores_of, top_k
+from embeddings.columns import PREFETCH_MIN_ROWS
 from embeddings.segment import RESCORE_FACTOR, RESCORE_MIN, ROLES, Segment, best_first, best_order
 from embeddings.sparse import idf
 
@@ -219,7 +220,8 @@ class SearchIndex:
         out = np.zeros((len(rows), dim), dtype=np.float32)
         groups = [(k, seg == k) for k in self._groups(seg)]
         for k, pick in groups:  # every segment's reads start before the first is waited for
-            self.segments[k].dense(level).prefetch(local[pick])
+            if self.segments[k].counts[level] > PREFETCH_MIN_ROWS:
+                self.segments[k].dense(level).prefetch(local[pick])
         for k, pick in groups:
             out[pick] = self.segments[k].dense(level).take(local[pick])
         return out
@@ -232,7 +234,8 @@ class SearchIndex:
         """Texts of sentences, in that order."""
         seg, local = self.locate("sentences", np.asarray(sentences, dtype=np.int64))
         for k in self._groups(seg):  # all reads started before the first is waited for
-            self.segments[k].texts.prefetch(local[seg == k].tolist())
+            if self.segments[k].counts["sentences"] > PREFETCH_MIN_ROWS:
+                self.segments[k].texts.prefetch(local[seg == k].tolist())
         return [
             self.segments[k].texts.text(i)
             for k, i in zip(seg.tolist(), local.tolist(), strict=True)

@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 import Stemmer
 
-from embeddings.columns import SliceReader, load_array, save_array
+from embeddings.columns import PREFETCH_MIN_ROWS, SliceReader, load_array, save_array
 from embeddings.errors import IndexIntegrityError
 from embeddings.stopwords import STOPWORDS_EN
 
@@ -220,9 +220,9 @@ class Postings:
         lo, hi = np.asarray(self.indptr)[at], np.asarray(self.indptr)[at + 1]
         blocks = self.blocks
         e_lo, e_hi = np.asarray(blocks.indptr)[at], np.asarray(blocks.indptr)[at + 1]
-        # Every run's reads are started before the first is waited for.
-        _prefetch(self.readers, lo, hi)
-        _prefetch(blocks.readers, e_lo, e_hi)
+        if self.size > PREFETCH_MIN_ROWS:  # every run's reads started before the first
+            _prefetch(self.readers, lo, hi)
+            _prefetch(blocks.readers, e_lo, e_hi)
         runs = TermRuns(
             _read(self.rows, self.readers, "rows", lo, hi),
             _read(self.tfs, self.readers, "tfs", lo, hi),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from corpus.store import ArticleStore
 from embeddings import merging, segment
 from embeddings.build import build_index, update_index
 from embeddings.cache import VectorCache
+from embeddings.columns import RowReader, Strings, save_array
 from embeddings.encoder import Encoder
 from embeddings.index import SearchIndex
 from embeddings.segment import Dense, SegmentBuilder, best_first
@@ -146,7 +148,7 @@ def test_filters_are_applied_inside_search(
     assert {index.articles[index.sentences[int(r)].article].id for r in rows} == {"a5"}
 
 
-def test_large_levels_use_fast_scan_codes_refined_by_8_bit_ones_with_exact_rescoring(
+def test_large_levels_use_fast_scan_codes_refined_by_6_bit_ones_with_exact_rescoring(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(segment, "FLAT_MAX_ROWS", 1000)
@@ -305,3 +307,32 @@ def test_segments_searched_on_worker_threads_find_what_one_thread_finds(
     shared = searches()
     assert any(name.startswith("segment-search") for name in threads)
     assert all(np.array_equal(a, b) for a, b in zip(alone, shared, strict=True))
+
+
+def test_scattered_reads_are_advised_at_once_and_read_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((300, 8)).astype(np.float32)
+    save_array(tmp_path, "v", vectors)
+    texts = Strings.of(["alpha", None, "", "gamma delta"])
+    texts.save(tmp_path, "t")
+    advised: list[tuple[int, int]] = []
+    real = os.posix_fadvise
+
+    def record(fd: int, offset: int, length: int, advice: int) -> None:
+        advised.append((offset, length))
+        real(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", record)
+    rows = np.array([299, 3, 150, 3])
+    reader = RowReader(tmp_path / "v.npy")
+    reader.prefetch(rows)
+    assert len(advised) == 4 and all(length == 32 for _, length in advised)
+    assert np.array_equal(reader.read(rows), vectors[rows])
+    loaded = Strings.load(tmp_path, "t")
+    advised.clear()
+    loaded.prefetch([0, 1, 2, 3])
+    # Null and empty rows are not advised: a length of 0 would mean the rest of the file.
+    assert [length for _, length in advised] == [5, 11]
+    assert [loaded[i] for i in range(4)] == ["alpha", None, "", "gamma delta"]
