@@ -4,7 +4,7 @@ An ingest batch becomes a new segment; a merge turns several segments (minus the
 withdrawn articles) into one. A segment holds, for its articles, passages and sentences:
 columnar tables (rows point at rows of the same segment), unit vectors for exact scoring,
 an approximate dense index when the level is large (IVF over 4-bit product-quantised
-codes scanned by SIMD, refined by 8-bit scalar-quantised codes, whose scores choose the
+codes scanned by SIMD, refined by 6-bit scalar-quantised codes, whose scores choose the
 rows the version's search re-scores exactly), and the BM25 postings.
 """
 
