@@ -19,6 +19,23 @@ def test_every_setting_is_documented() -> None:
         assert f"`BRIEFING_{name.upper()}`" in README, name
 
 
+def test_documented_defaults_of_switches_and_numbers_are_the_code_s() -> None:
+    checked = 0
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if not isinstance(default, bool | int | float):
+            continue  # paths and unset values are described in words
+        row = re.search(rf"^\| `BRIEFING_{name.upper()}` \| `([^`]*)`", README, re.MULTILINE)
+        assert row is not None, name
+        shown = row.group(1)
+        if isinstance(default, bool):
+            assert shown == str(default).lower(), (name, shown)
+        else:
+            assert float(shown.replace("_", "")) == float(default), (name, shown, default)
+        checked += 1
+    assert checked >= 10
+
+
 def test_every_cli_command_is_documented() -> None:
     subparsers = next(a for a in _parser()._actions if a.dest == "command")
     for command in subparsers.choices:  # type: ignore[union-attr]
