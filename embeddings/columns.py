@@ -18,6 +18,11 @@ import numpy as np
 
 from embeddings.errors import IndexIntegrityError
 
+# Rows a segment level must exceed for its scattered reads to be advised first (see
+# ``FileReader.prefetch``): a smaller segment's files stay in the page cache, where the
+# advice would only cost a system call a row (a few microseconds each).
+PREFETCH_MIN_ROWS = 100_000
+
 
 @dataclass(frozen=True)
 class Strings:
@@ -53,8 +58,9 @@ class Strings:
         return self[row] or ""
 
     def prefetch(self, rows: Iterable[int]) -> None:
-        """Start reading ``rows`` of a saved column (see ``FileReader.prefetch``)."""
-        if self.reader is not None:
+        """Start reading ``rows`` of a saved column large enough for its file to miss the
+        page cache (see ``FileReader.prefetch``)."""
+        if self.reader is not None and len(self) > PREFETCH_MIN_ROWS:
             offsets = self.offsets
             self.reader.prefetch((int(offsets[r]), int(offsets[r + 1] - offsets[r])) for r in rows)
 
@@ -133,12 +139,6 @@ def load_array(folder: Path, name: str, *, random_access: bool = True) -> np.nda
         return array.reshape(shape, order="F" if fortran else "C")
     except (OSError, ValueError) as exc:
         raise IndexIntegrityError(f"{path}: unreadable ({exc})") from exc
-
-
-# Rows a segment level must exceed for its scattered reads to be advised first (see
-# ``FileReader.prefetch``): a smaller segment's files stay in the page cache, where the
-# advice would only cost a system call a row (a few microseconds each).
-PREFETCH_MIN_ROWS = 100_000
 
 
 class FileReader:

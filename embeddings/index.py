@@ -19,8 +19,15 @@ from typing import Any, Generic, TypeVar, cast
 import numpy as np
 
 from embeddings.bm25_search import scores_of, top_k
-from embeddings.columns import PREFETCH_MIN_ROWS
-from embeddings.segment import RESCORE_FACTOR, RESCORE_MIN, ROLES, Segment, best_first, best_order
+from embeddings.segment import (
+    LEVELS,
+    RESCORE_FACTOR,
+    RESCORE_MIN,
+    ROLES,
+    Segment,
+    best_first,
+    best_order,
+)
 from embeddings.sparse import idf
 
 # 3: segments + tombstones (2 was one folder per version with every table rewritten).
@@ -161,8 +168,7 @@ class SearchIndex:
         self.passages: Rows[IndexedPassage] = Rows(self, "passages")
         self.sentences: Rows[IndexedSentence] = Rows(self, "sentences")
         self._total_length = {
-            level: [s.postings(level).total_length for s in self.segments]
-            for level in ("sentences", "passages")
+            level: [s.postings(level).total_length for s in self.segments] for level in LEVELS
         }
 
     @property
@@ -220,8 +226,7 @@ class SearchIndex:
         out = np.zeros((len(rows), dim), dtype=np.float32)
         groups = [(k, seg == k) for k in self._groups(seg)]
         for k, pick in groups:  # every segment's reads start before the first is waited for
-            if self.segments[k].counts[level] > PREFETCH_MIN_ROWS:
-                self.segments[k].dense(level).prefetch(local[pick])
+            self.segments[k].dense(level).prefetch(local[pick])
         for k, pick in groups:
             out[pick] = self.segments[k].dense(level).take(local[pick])
         return out
@@ -234,8 +239,7 @@ class SearchIndex:
         """Texts of sentences, in that order."""
         seg, local = self.locate("sentences", np.asarray(sentences, dtype=np.int64))
         for k in self._groups(seg):  # all reads started before the first is waited for
-            if self.segments[k].counts["sentences"] > PREFETCH_MIN_ROWS:
-                self.segments[k].texts.prefetch(local[seg == k].tolist())
+            self.segments[k].texts.prefetch(local[seg == k].tolist())
         return [
             self.segments[k].texts.text(i)
             for k, i in zip(seg.tolist(), local.tolist(), strict=True)

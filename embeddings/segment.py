@@ -24,7 +24,14 @@ import numpy as np
 
 from corpus.article import QUOTABLE_ROLES
 from corpus.store import StoredArticle
-from embeddings.columns import RowReader, Strings, keys_of, load_array, save_array
+from embeddings.columns import (
+    PREFETCH_MIN_ROWS,
+    RowReader,
+    Strings,
+    keys_of,
+    load_array,
+    save_array,
+)
 from embeddings.errors import IndexIntegrityError
 from embeddings.sparse import Postings
 
@@ -91,15 +98,22 @@ class Dense:
         return max(NPROBE_MIN, int(faiss.extract_index_ivf(self.ann).nlist * NPROBE_SHARE))
 
     def prefetch(self, rows: np.ndarray) -> None:
-        """Start reading the vectors of ``rows`` that ``take`` will read with pread."""
-        if self.reader is not None and len(rows) <= TAKE_READ_MAX:
+        """Start reading the vectors of ``rows`` that ``take`` will read with pread, when
+        the level is large enough for its file to miss the page cache."""
+        if self._reads(rows) and self.size > PREFETCH_MIN_ROWS:
+            assert self.reader is not None
             self.reader.prefetch(rows)
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         """Vectors of ``rows``, in that order (a few read without mapping, many mapped)."""
-        if self.reader is None or len(rows) > TAKE_READ_MAX:
+        if not self._reads(rows):
             return np.asarray(self.vectors[rows])
+        assert self.reader is not None
         return self.reader.read(rows)
+
+    def _reads(self, rows: np.ndarray) -> bool:
+        """Whether ``take`` reads ``rows`` with pread rather than through the mapping."""
+        return self.reader is not None and len(rows) <= TAKE_READ_MAX
 
     @classmethod
     def build(cls, vectors: np.ndarray, centroids: np.ndarray | None = None) -> Dense:
@@ -395,14 +409,18 @@ class Segment:
         """Write into ``folder`` what an upgrade of this segment (saved in ``source``)
         writes again: its postings' block-max metadata, and the ANN index of each level
         whose index is of an older kind (built again on the same lists, from the same
-        vectors). Returns what was upgraded, for the log."""
+        vectors; the index loaded with the segment gives the lists, or the file when it was
+        not loaded). Returns what was upgraded, for the log."""
         self.sentence_postings.save_blocks(folder, "sentences.bm25")
         self.passage_postings.save_blocks(folder, "passages.bm25")
         done = [] if Segment.has_saved_blocks(source) else ["block-max metadata"]
         for level in LEVELS:
             if Dense.has_older_ann(source, level):
-                older = faiss.read_index(str(source / f"{level}.{OLDER_ANN_SUFFIX}"))
-                self.dense(level).rebuilt(older).save_ann(folder, level)
+                dense = self.dense(level)
+                older = dense.ann
+                if older is None:  # opened without its ANN index (a shard coordinator's)
+                    older = faiss.read_index(str(source / f"{level}.{OLDER_ANN_SUFFIX}"))
+                dense.rebuilt(older).save_ann(folder, level)
                 done.append(f"{level}' ANN index")
         return done
 

@@ -12,7 +12,7 @@ import pytest
 
 from corpus.article import Article
 from corpus.store import ArticleStore
-from embeddings import merging, segment
+from embeddings import columns, merging, segment
 from embeddings.build import build_index, update_index
 from embeddings.cache import VectorCache
 from embeddings.columns import RowReader, Strings, save_array
@@ -325,6 +325,7 @@ def test_scattered_reads_are_advised_at_once_and_read_the_same(
         real(fd, offset, length, advice)
 
     monkeypatch.setattr(os, "posix_fadvise", record)
+    monkeypatch.setattr(columns, "PREFETCH_MIN_ROWS", 0)  # advise even these few rows
     rows = np.array([299, 3, 150, 3])
     reader = RowReader(tmp_path / "v.npy")
     reader.prefetch(rows)
