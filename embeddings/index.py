@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Generic, TypeVar, cast
 
 import numpy as np
@@ -32,17 +33,18 @@ from embeddings.sparse import idf
 
 # 3: segments + tombstones (2 was one folder per version with every table rewritten).
 FORMAT_VERSION = 3
-# Segments of more sentences than this are searched on worker threads when a version has
-# at least two of them.
-PARALLEL_MIN_ROWS = 100_000
+# Searches over more sentences than this share their per-segment work between the asking
+# thread and a worker (``SearchIndex.run``).
+OVERLAP_MIN_ROWS = 100_000
 
 R = TypeVar("R")
+Ranked = tuple[np.ndarray, np.ndarray]  # rows and scores, best first
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
 def _workers() -> ThreadPoolExecutor:
-    """The threads segments are searched on: one a core, shared by every index."""
+    """The threads that help run searches: one a core, shared by every index."""
     global _pool
     with _pool_lock:
         if _pool is None:
@@ -50,6 +52,49 @@ def _workers() -> ThreadPoolExecutor:
                 max_workers=len(os.sched_getaffinity(0)), thread_name_prefix="segment-search"
             )
         return _pool
+
+
+def _drain(parts: Sequence[Callable[[], R]]) -> list[R]:
+    """Each of ``parts``, taken in order by this thread and one worker, each the next as it
+    comes free."""
+    out: list[Any] = [None] * len(parts)
+    taken = iter(range(len(parts)))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                i = next(taken, None)
+            if i is None:
+                return
+            out[i] = parts[i]()
+
+    helper = _workers().submit(work)
+    try:
+        work()
+    finally:
+        helper.result()
+    return out
+
+
+@dataclass(frozen=True)
+class SearchPlan(Generic[R]):
+    """One search split by segment: a part for each searched segment (None where it has
+    nothing to search) and how the parts' results make the search's."""
+
+    segments: tuple[int, ...]
+    parts: tuple[Callable[[], R | None], ...]
+    finish: Callable[[list[R]], Ranked]
+
+    @classmethod
+    def of(
+        cls,
+        segments: Sequence[int],
+        one: Callable[[int], R | None],
+        finish: Callable[[list[R]], Ranked],
+    ) -> SearchPlan[R]:
+        """The plan of running ``one`` for each of ``segments``, then ``finish``."""
+        return cls(tuple(segments), tuple(partial(one, s) for s in segments), finish)
 
 
 @dataclass(frozen=True)
@@ -370,16 +415,37 @@ class SearchIndex:
                 out[pick] = allowed[local[pick]]
         return out
 
-    def _each_segment(self, work: Callable[[int], R], segments: Collection[int] | None) -> list[R]:
-        """``work`` for each searched segment, in order; on worker threads when several are
-        large (FAISS and the compiled BM25 loop release the GIL: a large archive's segments
-        are searched on every core), on the caller's thread otherwise (small archives pay
-        no hand-over)."""
-        searched = self._searched(segments)
-        large = sum(self.segments[s].counts["sentences"] > PARALLEL_MIN_ROWS for s in searched)
-        if large < 2:
-            return [work(s) for s in searched]
-        return list(_workers().map(work, searched))
+    def run(self, plans: Sequence[SearchPlan[Any]]) -> list[Ranked]:
+        """The result of each of ``plans``, in order.
+
+        Their per-segment parts run on this thread alone when the segments they search hold
+        at most ``OVERLAP_MIN_ROWS`` sentences (a small archive's searches take less than a
+        hand-over); otherwise this thread and one worker take the parts in turn, each the
+        next as it comes free, so a question's dense searches (FAISS) and BM25 searches
+        (compiled, no GIL held) overlap, whichever of them is long for this question. A pool
+        taking each search's segments at a time did worse on this 2-core machine: the
+        searches are bound by memory, and the Python between BM25's compiled loops made it
+        slower on the pool than on one thread (README, "Archive scale").
+        """
+        # Segment by segment, the plans' parts in turn: a thread's next part is as often
+        # a dense search as a BM25 one, so both threads are rarely scanning codes at once.
+        order = [
+            (n, i)
+            for i in range(max((len(p.parts) for p in plans), default=0))
+            for n, plan in enumerate(plans)
+            if i < len(plan.parts)
+        ]
+        parts = [plans[n].parts[i] for n, i in order]
+        searched = {s for plan in plans for s in plan.segments}
+        rows = sum(self.segments[s].counts["sentences"] for s in searched)
+        done = _drain(parts) if rows > OVERLAP_MIN_ROWS and len(parts) > 1 else [p() for p in parts]
+        found: list[list[Any]] = [[None] * len(plan.parts) for plan in plans]
+        for (n, i), result in zip(order, done, strict=True):
+            found[n][i] = result
+        return [
+            plan.finish([f for f in results if f is not None])
+            for plan, results in zip(plans, found, strict=True)
+        ]
 
     def _searched(self, segments: Collection[int] | None) -> list[int]:
         """Segment positions a search covers: all, or a shard's."""
@@ -395,9 +461,21 @@ class SearchIndex:
         article_masks: Sequence[np.ndarray] | None = None,
         *,
         segments: Collection[int] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> Ranked:
         """Best ``k`` rows by inner product with ``query`` (exact scores), best first; equal
-        scores in row order.
+        scores in row order (``plan_dense``, run)."""
+        return self.run([self.plan_dense(level, query, k, article_masks, segments=segments)])[0]
+
+    def plan_dense(
+        self,
+        level: str,
+        query: np.ndarray,
+        k: int,
+        article_masks: Sequence[np.ndarray] | None = None,
+        *,
+        segments: Collection[int] | None = None,
+    ) -> SearchPlan[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``dense`` split by segment.
 
         Flat levels are scored exactly, so over them the same rows come back however
         segments are grouped. ANN levels are re-scored exactly only for the best rows by
@@ -413,19 +491,21 @@ class SearchIndex:
             rows, scores, exact = self.segments[s].dense(level).search(query, wide, allowed)
             return rows + self.bases[level][s], scores, np.full(len(rows), exact)
 
-        found = [f for f in self._each_segment(one, segments) if f is not None]
-        if not found:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        rows = np.concatenate([f[0] for f in found])
-        scores = np.concatenate([f[1] for f in found])
-        approximate = ~np.concatenate([f[2] for f in found])
-        if approximate.any():
-            # The best by the codes' scores (exact ones where a level is flat), re-scored
-            # exactly: only these rows' vectors are read.
-            keep = best_order(rows, scores, wide)
-            rows, scores, approximate = rows[keep], scores[keep], approximate[keep]
-            scores[approximate] = self.vectors(level, rows[approximate]) @ query
-        return best_first(rows, scores, k)
+        def finish(found: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Ranked:
+            if not found:
+                return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            rows = np.concatenate([f[0] for f in found])
+            scores = np.concatenate([f[1] for f in found])
+            approximate = ~np.concatenate([f[2] for f in found])
+            if approximate.any():
+                # The best by the codes' scores (exact ones where a level is flat),
+                # re-scored exactly: only these rows' vectors are read.
+                keep = best_order(rows, scores, wide)
+                rows, scores, approximate = rows[keep], scores[keep], approximate[keep]
+                scores[approximate] = self.vectors(level, rows[approximate]) @ query
+            return best_first(rows, scores, k)
+
+        return SearchPlan.of(self._searched(segments), one, finish)
 
     def term_stats(self, level: str, terms: Sequence[str]) -> TermStats:
         """BM25 statistics of ``terms`` over every segment."""
@@ -444,32 +524,45 @@ class SearchIndex:
         *,
         stats: TermStats | None = None,
         segments: Collection[int] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> Ranked:
         """The ``k`` allowed rows of best positive BM25, best first, equal scores in row
-        order: exactly those of scoring every row, without scoring most of them (each
-        segment's best by block-max, ``embeddings.bm25_search``).
+        order (``plan_bm25``, run)."""
+        plan = self.plan_bm25(level, terms, k, article_masks, stats=stats, segments=segments)
+        return self.run([plan])[0]
+
+    def plan_bm25(
+        self,
+        level: str,
+        terms: Sequence[str],
+        k: int,
+        article_masks: Sequence[np.ndarray] | None = None,
+        *,
+        stats: TermStats | None = None,
+        segments: Collection[int] | None = None,
+    ) -> SearchPlan[Ranked]:
+        """``bm25`` split by segment: exactly the rows of scoring every row, without scoring
+        most of them (each segment's best by block-max, ``embeddings.bm25_search``).
 
         ``stats`` are those of ``terms`` (deduplicated, in order) over the whole archive;
         by default this index's. A shard searching only its ``segments`` is given the
         archive's, so its scores are those an unsharded search computes.
         """
         weights, avg = self._bm25_weights(level, terms, stats)
-        if not weights:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
 
-        def one(s: int) -> tuple[np.ndarray, np.ndarray] | None:
+        def one(s: int) -> Ranked | None:
             allowed = self._allowed(level, s, article_masks)
             if allowed is not None and not allowed.any():
                 return None
             rows, scores = top_k(self.segments[s].postings(level), weights, avg, k, allowed)
             return rows + self.bases[level][s], scores
 
-        found = [f for f in self._each_segment(one, segments) if f is not None]
-        if not found:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        return best_first(
-            np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found]), k
-        )
+        def finish(found: list[Ranked]) -> Ranked:
+            if not found:
+                return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            rows = np.concatenate([f[0] for f in found])
+            return best_first(rows, np.concatenate([f[1] for f in found]), k)
+
+        return SearchPlan.of(self._searched(segments) if weights else [], one, finish)
 
     def bm25_of(
         self,

@@ -119,18 +119,22 @@ class IndexSearcher:
         terms = list(query.terms)
         # Once for the top-k searches and the candidates' scores (a shard is given them).
         stats = stats or archive_stats(idx, terms)
-        bm25 = {
-            level: idx.bm25(level, terms, pool, masks, stats=stats[level], segments=segs)
-            for level, pool in zip(LEVELS, (query.sentence_pool, query.passage_pool), strict=True)
-        }
-        hits = Hits(
-            idx.dense("sentences", query.vector, query.sentence_pool, masks, segments=segs),
-            idx.dense("passages", query.vector, query.passage_pool, masks, segments=segs),
-            bm25["sentences"],
-            bm25["passages"],
-            _best_score(bm25["sentences"]),
-            _best_score(bm25["passages"]),
+        pools = dict(zip(LEVELS, (query.sentence_pool, query.passage_pool), strict=True))
+        # All four searches at once: a large archive's share their segments' work between
+        # this thread and a worker (``SearchIndex.run``).
+        dense_s, dense_p, bm25_s, bm25_p = idx.run(
+            [
+                *(
+                    idx.plan_dense(level, query.vector, k, masks, segments=segs)
+                    for level, k in pools.items()
+                ),
+                *(
+                    idx.plan_bm25(level, terms, k, masks, stats=stats[level], segments=segs)
+                    for level, k in pools.items()
+                ),
+            ]
         )
+        hits = Hits(dense_s, dense_p, bm25_s, bm25_p, _best_score(bm25_s), _best_score(bm25_p))
         pool = pool_of(idx, hits, masks)
         passages = idx.column("sentences", "passage", pool)
         return replace(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import faiss
@@ -271,7 +272,7 @@ def test_a_bulk_build_hands_each_segment_over_as_it_is_built(
     assert {a.id for a in loaded.live_articles()} == {f"a{n}" for n in range(5)}
 
 
-def test_segments_searched_on_worker_threads_find_what_one_thread_finds(
+def test_a_large_archives_searches_share_their_segments_between_two_threads_and_find_the_same(
     store: ArticleStore, cache: VectorCache, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import embeddings.index as index_module
@@ -283,30 +284,42 @@ def test_segments_searched_on_worker_threads_find_what_one_thread_finds(
     assert len(index.segments) >= 2
     q = encoder.encode_query("Which budget line did council 2 approve?")
     terms = ["council", "budget", "vote", "2"]
+    threads: list[str] = []
 
     def searches() -> list[np.ndarray]:
-        out = []
+        plans = []
         for level in ("sentences", "passages"):
-            out.extend(index.dense(level, q, 5))
-            out.extend(index.bm25(level, terms, 1000))
-        return out
+            dense = index.plan_dense(level, q, 5)
+            bm25 = index.plan_bm25(level, terms, 1000)
+            plans += [dense, bm25]
+        noted = [
+            replace(
+                plan,
+                parts=tuple(
+                    (lambda part=part: (threads.append(threading.current_thread().name), part())[1])
+                    for part in plan.parts
+                ),
+            )
+            for plan in plans
+        ]
+        return [array for ranked in index.run(noted) for array in ranked]
 
     alone = searches()
-    threads: set[str] = set()
-    work = index._each_segment
-    monkeypatch.setattr(index_module, "PARALLEL_MIN_ROWS", 0)  # every segment counts as large
-
-    def noted(fn, segs):  # type: ignore[no-untyped-def]
-        def one(s):  # type: ignore[no-untyped-def]
-            threads.add(threading.current_thread().name)
-            return fn(s)
-
-        return work(one, segs)
-
-    monkeypatch.setattr(index, "_each_segment", noted)
+    assert set(threads) == {threading.current_thread().name}  # small: on this thread only
+    threads.clear()
+    monkeypatch.setattr(index_module, "OVERLAP_MIN_ROWS", 0)  # every archive counts as large
     shared = searches()
     assert any(name.startswith("segment-search") for name in threads)
+    assert threading.current_thread().name in threads
     assert all(np.array_equal(a, b) for a, b in zip(alone, shared, strict=True))
+    assert all(  # run() gives what each search alone gives
+        np.array_equal(a, b)
+        for a, b in zip(
+            alone[:4],
+            [*index.dense("sentences", q, 5), *index.bm25("sentences", terms, 1000)],
+            strict=True,
+        )
+    )
 
 
 def test_scattered_reads_are_advised_at_once_and_read_the_same(
