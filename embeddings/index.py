@@ -73,7 +73,10 @@ def _drain(parts: Sequence[Callable[[], R]]) -> list[R]:
     try:
         work()
     finally:
-        helper.result()
+        # A helper still queued (the workers busy with other questions) finds nothing
+        # left: it is not waited for.
+        if not helper.cancel():
+            helper.result()
     return out
 
 
@@ -421,14 +424,15 @@ class SearchIndex:
         Their per-segment parts run on this thread alone when the segments they search hold
         at most ``OVERLAP_MIN_ROWS`` sentences (a small archive's searches take less than a
         hand-over); otherwise this thread and one worker take the parts in turn, each the
-        next as it comes free, so a question's dense searches (FAISS) and BM25 searches
-        (compiled, no GIL held) overlap, whichever of them is long for this question. A pool
-        taking each search's segments at a time did worse on this 2-core machine: the
-        searches are bound by memory, and the Python between BM25's compiled loops made it
-        slower on the pool than on one thread (README, "Archive scale").
+        next as it comes free: a question's dense searches (FAISS) and BM25 searches
+        (compiled, no GIL held) overlap, whichever of them is long for this question. A
+        pool over one search's segments at a time, one search after another, did worse on
+        this 2-core machine (README, "Archive scale"): the searches are bound by memory, so
+        two threads scoring segments of one search gained little, and each search waited
+        for its slowest segment.
         """
-        # Segment by segment, the plans' parts in turn: a thread's next part is as often
-        # a dense search as a BM25 one, so both threads are rarely scanning codes at once.
+        # Segment by segment, the plans' parts in turn, so each thread's share mixes dense
+        # and BM25 searches whichever kind is long for this question.
         order = [
             (n, i)
             for i in range(max((len(p.parts) for p in plans), default=0))
