@@ -8,8 +8,8 @@ rounds, until the k-th best score found beats the bound of every block not yet s
 document retrieval strategies for block-max indexes", WSDM 2013). The result is exactly
 the k best of scoring every row (same scores to the bit, equal scores in row order): a
 block is skipped only when its bound is below the k-th best score, with a margin for
-rounding. The loop is compiled (``embeddings.bm25_kernel``) and holds no GIL, so segments
-are searched on every core.
+rounding. The loop is compiled (``embeddings.bm25_kernel``) and holds no GIL, so a large
+archive's BM25 runs beside its dense search (``SearchIndex.run``).
 """
 
 from __future__ import annotations

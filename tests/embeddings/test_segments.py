@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -18,7 +21,7 @@ from embeddings.build import build_index, update_index
 from embeddings.cache import VectorCache
 from embeddings.columns import RowReader, Strings, save_array
 from embeddings.encoder import Encoder
-from embeddings.index import SearchIndex
+from embeddings.index import SearchIndex, SearchPlan
 from embeddings.segment import Dense, SegmentBuilder, best_first
 from embeddings.snapshots import Snapshots, new_version_id
 from tests.embeddings.test_snapshots import mapped
@@ -286,23 +289,22 @@ def test_a_large_archives_searches_share_their_segments_between_two_threads_and_
     terms = ["council", "budget", "vote", "2"]
     threads: list[str] = []
 
+    def noted(part: Callable[[], object]) -> Callable[[], object]:
+        def run() -> object:
+            threads.append(threading.current_thread().name)
+            time.sleep(0.01)  # long enough for the worker to take parts too
+            return part()
+
+        return run
+
     def searches() -> list[np.ndarray]:
-        plans = []
+        plans: list[SearchPlan[Any]] = []
         for level in ("sentences", "passages"):
             dense = index.plan_dense(level, q, 5)
             bm25 = index.plan_bm25(level, terms, 1000)
             plans += [dense, bm25]
-        noted = [
-            replace(
-                plan,
-                parts=tuple(
-                    (lambda part=part: (threads.append(threading.current_thread().name), part())[1])
-                    for part in plan.parts
-                ),
-            )
-            for plan in plans
-        ]
-        return [array for ranked in index.run(noted) for array in ranked]
+        timed = [replace(plan, parts=tuple(map(noted, plan.parts))) for plan in plans]
+        return [array for ranked in index.run(timed) for array in ranked]
 
     alone = searches()
     assert set(threads) == {threading.current_thread().name}  # small: on this thread only
