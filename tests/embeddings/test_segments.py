@@ -6,6 +6,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -322,6 +323,43 @@ def test_a_large_archives_searches_share_their_segments_between_two_threads_and_
             strict=True,
         )
     )
+
+
+def test_questions_asked_at_once_each_get_their_own_results_and_a_failing_part_is_raised(
+    store: ArticleStore, cache: VectorCache, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import embeddings.index as index_module
+
+    store.upsert(_article(0))
+    index, _ = build_index(store.iter_stored(), encoder, cache, version="v1", corpus_digest="d")
+    for n in range(1, 4):
+        index = _add(index, store, encoder, cache, _article(n))
+    asked = [(f"Which budget line did council {n} approve?", ["council", str(n)]) for n in range(4)]
+    vectors = [encoder.encode_query(q) for q, _ in asked]
+
+    def searches(n: int) -> list[np.ndarray]:
+        plans = [
+            index.plan_dense("sentences", vectors[n], 3),
+            *[index.plan_bm25(level, asked[n][1], 3) for level in ("sentences", "passages")],
+        ]
+        return [array for ranked in index.run(plans) for array in ranked]
+
+    alone = [searches(n) for n in range(4)]
+    monkeypatch.setattr(index_module, "OVERLAP_MIN_ROWS", 0)  # every archive counts as large
+    with ThreadPoolExecutor(4) as askers:  # more questions at once than helper threads
+        together = list(askers.map(searches, [n % 4 for n in range(40)]))
+    for n, got in enumerate(together):
+        assert all(np.array_equal(a, b) for a, b in zip(alone[n % 4], got, strict=True))
+
+    def broken() -> None:
+        raise OSError("segment file vanished")
+
+    plan = index.plan_bm25("sentences", ["council"], 3)
+    with pytest.raises(OSError, match="vanished"):
+        index.run([replace(plan, parts=(*plan.parts, broken, *plan.parts))])
+    assert [a.tolist() for a in index.bm25("sentences", ["council"], 3)] == [
+        a.tolist() for a in index.run([plan])[0]
+    ]  # nothing left behind: the next search runs as before
 
 
 def test_scattered_reads_are_advised_at_once_and_read_the_same(
