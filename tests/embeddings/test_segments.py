@@ -276,15 +276,21 @@ def test_a_bulk_build_hands_each_segment_over_as_it_is_built(
     assert {a.id for a in loaded.live_articles()} == {f"a{n}" for n in range(5)}
 
 
+def _four_segments(store: ArticleStore, encoder: Encoder, cache: VectorCache) -> SearchIndex:
+    """An index of four articles, one segment each (a build, then three adds)."""
+    store.upsert(_article(0))
+    index, _ = build_index(store.iter_stored(), encoder, cache, version="v1", corpus_digest="d")
+    for n in range(1, 4):
+        index = _add(index, store, encoder, cache, _article(n))
+    return index
+
+
 def test_a_large_archives_searches_share_their_segments_between_two_threads_and_find_the_same(
     store: ArticleStore, cache: VectorCache, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import embeddings.index as index_module
 
-    store.upsert(_article(0))
-    index, _ = build_index(store.iter_stored(), encoder, cache, version="v1", corpus_digest="d")
-    for n in range(1, 4):
-        index = _add(index, store, encoder, cache, _article(n))
+    index = _four_segments(store, encoder, cache)
     assert len(index.segments) >= 2
     q = encoder.encode_query("Which budget line did council 2 approve?")
     terms = ["council", "budget", "vote", "2"]
@@ -330,10 +336,7 @@ def test_questions_asked_at_once_each_get_their_own_results_and_a_failing_part_i
 ) -> None:
     import embeddings.index as index_module
 
-    store.upsert(_article(0))
-    index, _ = build_index(store.iter_stored(), encoder, cache, version="v1", corpus_digest="d")
-    for n in range(1, 4):
-        index = _add(index, store, encoder, cache, _article(n))
+    index = _four_segments(store, encoder, cache)
     asked = [(f"Which budget line did council {n} approve?", ["council", str(n)]) for n in range(4)]
     vectors = [encoder.encode_query(q) for q, _ in asked]
 
