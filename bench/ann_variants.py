@@ -36,6 +36,7 @@ sys.path.insert(0, str(HERE))
 
 from scale import _pool  # noqa: E402
 
+from embeddings.segment import Dense  # noqa: E402
 from service.ops.engine import Engine  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
@@ -125,10 +126,7 @@ def main() -> None:
     kth = np.array([np.partition(vectors @ q, n - K)[n - K] for q in queries])
     shortlists = [int(s) for s in args.shortlists.split(",")]
     faiss.omp_set_num_threads(1)
-    own_path = args.segment / "sentences.ann"
-    if not own_path.exists():  # written by an older version: 8-bit codes alone
-        own_path = args.segment / "sentences.ivf"
-    own = faiss.read_index(str(own_path))
+    own = faiss.read_index(str(Dense.ann_file(args.segment, "sentences")))
     _measure("the segment's index", own, vectors, queries, kth, shortlists, args.k_factor)
     nlist = max(64, int(2 * math.sqrt(n)))
     rng = np.random.default_rng(0)

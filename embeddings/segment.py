@@ -191,6 +191,13 @@ class Dense:
             faiss.write_index(self.ann, str(folder / f"{name}.{ANN_SUFFIX}"))
 
     @staticmethod
+    def ann_file(folder: Path, name: str) -> Path:
+        """The level's ANN index file: ``.ann``, or ``.ivf`` from an older version (neither
+        may exist: a flat level)."""
+        path = folder / f"{name}.{ANN_SUFFIX}"
+        return path if path.exists() else folder / f"{name}.{OLDER_ANN_SUFFIX}"
+
+    @staticmethod
     def has_older_ann(folder: Path, name: str) -> bool:
         """Whether the level in ``folder`` has an ANN index of an older kind (IVF over 8-bit
         codes alone, ``.ivf``), which an upgrade builds again."""
@@ -202,9 +209,7 @@ class Dense:
         are memory-mapped. Without ``ann`` a large level's ANN index stays on disk (the
         level can be read, not searched)."""
         vectors = load_array(folder, f"{name}.vectors", random_access=True)
-        path = folder / f"{name}.{ANN_SUFFIX}"
-        if not path.exists():
-            path = folder / f"{name}.{OLDER_ANN_SUFFIX}"
+        path = Dense.ann_file(folder, name)
         reader = None
         if path.exists():
             reader = RowReader(folder / f"{name}.vectors.npy")
@@ -407,13 +412,16 @@ class Segment:
 
     def save_upgrade(self, source: Path, folder: Path) -> list[str]:
         """Write into ``folder`` what an upgrade of this segment (saved in ``source``)
-        writes again: its postings' block-max metadata, and the ANN index of each level
+        writes again (``rewritten_by_upgrade``): its postings' block-max metadata when
+        ``source`` lacks it (loading computed it in memory), and the ANN index of each level
         whose index is of an older kind (built again on the same lists, from the same
         vectors; the index loaded with the segment gives the lists, or the file when it was
         not loaded). Returns what was upgraded, for the log."""
-        self.sentence_postings.save_blocks(folder, "sentences.bm25")
-        self.passage_postings.save_blocks(folder, "passages.bm25")
-        done = [] if Segment.has_saved_blocks(source) else ["block-max metadata"]
+        done = []
+        if not Segment.has_saved_blocks(source):
+            self.sentence_postings.save_blocks(folder, "sentences.bm25")
+            self.passage_postings.save_blocks(folder, "passages.bm25")
+            done.append("block-max metadata")
         for level in LEVELS:
             if Dense.has_older_ann(source, level):
                 dense = self.dense(level)
@@ -425,9 +433,13 @@ class Segment:
         return done
 
     @staticmethod
-    def rewritten_by_upgrade(file: str) -> bool:
-        """Whether ``save_upgrade`` writes (or replaces) this file of a segment."""
-        return ".blocks." in file or file.endswith(f".{OLDER_ANN_SUFFIX}")
+    def rewritten_by_upgrade(source: Path, file: str) -> bool:
+        """Whether ``save_upgrade`` writes (or replaces) this file of the segment saved in
+        ``source``: an older ANN index, and block-max files unless ``source`` holds them at
+        this block size (those are kept, so no file is written through a hard link)."""
+        if file.endswith(f".{OLDER_ANN_SUFFIX}"):
+            return True
+        return ".blocks." in file and not Segment.has_saved_blocks(source)
 
     @staticmethod
     def has_saved_blocks(folder: Path) -> bool:

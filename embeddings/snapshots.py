@@ -219,7 +219,9 @@ class Snapshots:
         name = new_segment_name()
         staging = self.building / name
         staging.mkdir(parents=True)
-        kept = {k: v for k, v in meta["files"].items() if not Segment.rewritten_by_upgrade(k)}
+        kept = {
+            k: v for k, v in meta["files"].items() if not Segment.rewritten_by_upgrade(source, k)
+        }
         for file in kept:
             try:
                 os.link(source / file, staging / file)

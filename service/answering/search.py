@@ -21,7 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
-from embeddings.index import SearchIndex, TermStats
+from embeddings.index import Ranked, SearchIndex, TermStats
 from embeddings.segment import LEVELS, best_first
 
 
@@ -51,9 +51,6 @@ class Query:
     filters: Filters
     sentence_pool: int
     passage_pool: int
-
-
-Ranked = tuple[np.ndarray, np.ndarray]  # rows and scores, best first
 
 
 @dataclass(frozen=True)
