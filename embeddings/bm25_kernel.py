@@ -124,13 +124,18 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
     margin,
     first_blocks,
     growth,
+    floor,
 ):
-    """The best ``k`` (row, score) pairs with a positive score, unordered.
+    """The best ``k`` (row, score) pairs with a positive score, unordered, leaving out
+    rows that score below ``floor`` when that spares scoring them.
 
     Term t (idf ``weights[t]``, float32) has block entries ``ent_ptr[t]:ent_ptr[t + 1]``
     and postings ``post_ptr[t]:post_ptr[t + 1]``. ``allowed`` is a row mask, or empty for every row.
     Blocks are scored in rounds, highest bound first (by a histogram of the bounds, not a
     sort); a round ends the search when no block left can reach the k-th best score.
+    ``floor`` (0 for none) is a score that k rows elsewhere reach (other segments of the
+    archive, searched first): blocks whose bound is below it are never scored, so every
+    row scoring ``floor`` or more is still found.
     """
     n_rows = lengths.shape[0]
     n_terms = weights.shape[0]
@@ -154,7 +159,7 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
     n_cand = 0
     top = 0.0
     for b in range(n_blocks):
-        if bound[b] <= 0:
+        if bound[b] <= 0 or bound[b] * (1 + margin) < floor:
             continue
         if check:
             ok = False
@@ -192,7 +197,7 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
         fill[bucket[i]] += 1
     avg32 = np.float32(avg)
     marked = np.zeros(n_blocks, np.bool_)  # blocks of the round being gathered
-    kth = 0.0
+    kth = floor  # the score a block must be able to reach to be scored (0: any)
     j = _BUCKETS - 1  # the highest bucket not scored yet
     done = 0  # blocks of ``ordered`` scored (or skipped)
     take = first_blocks
@@ -238,10 +243,10 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
                 if v > 0 and (not check or allowed[r]):
                     n = _push(heap_s, heap_r, n, k, np.float32(v), r)
         if n == k:
-            kth = np.float64(heap_s[0])
+            kth = max(kth, np.float64(heap_s[0]))
         j = last - 1
         # Blocks left are in buckets below ``last``: bounded by last / BUCKETS of the top.
-        if n == k and top * last / _BUCKETS * (1 + margin) < kth:
+        if kth > 0 and top * last / _BUCKETS * (1 + margin) < kth:
             break
         take *= growth
     return heap_r[:n].copy(), heap_s[:n].copy()

@@ -14,6 +14,7 @@ archive's BM25 runs beside its dense search (``SearchIndex.run``).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -42,9 +43,12 @@ def top_k(
     avg_length: float,
     k: int,
     allowed: np.ndarray | None = None,
+    floor: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best rows with a positive score (among ``allowed``, a row mask), best
-    first, equal scores in row order; ``weights`` are (term, idf) pairs."""
+    first, equal scores in row order; ``weights`` are (term, idf) pairs. Rows scoring
+    below ``floor`` (a score k rows of other segments reach, ``Floor``) may be left out:
+    every row of the k best across those segments and this one is returned."""
     held = _held(postings, weights)
     if not held or k <= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
@@ -67,8 +71,40 @@ def top_k(
         MARGIN,
         FIRST_BLOCKS,
         GROWTH,
+        float(floor),
     )
     return best_first(rows, scores, k)
+
+
+class Floor:
+    """The k-th best score among the rows a search's segments have returned so far.
+
+    k rows reach it, so a segment searched later can skip every block that cannot reach
+    it and still return every row of the search's k best. Its segments share it whichever
+    thread searches them (Lucene's searches share the same between a search's slices:
+    ``MaxScoreAccumulator``). BM25 scores are comparable across segments because their
+    statistics are the archive's (``SearchIndex.term_stats``). Each segment counts once,
+    its latest scores, however often it is searched.
+    """
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self._found: dict[int, np.ndarray] = {}
+        self._value = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def value(self) -> float:
+        """The floor: 0 until k rows have been offered."""
+        return self._value
+
+    def offer(self, segment: int, scores: np.ndarray) -> None:
+        """Take into account the scores ``segment``'s search returned."""
+        with self._lock:
+            self._found[segment] = np.asarray(scores, np.float32)
+            every = np.concatenate(list(self._found.values()))
+            if self.k > 0 and len(every) >= self.k:
+                self._value = float(np.partition(every, len(every) - self.k)[len(every) - self.k])
 
 
 def scores_of(

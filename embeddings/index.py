@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar, cast
 
 import numpy as np
 
-from embeddings.bm25_search import scores_of, top_k
+from embeddings.bm25_search import Floor, scores_of, top_k
 from embeddings.segment import (
     LEVELS,
     RESCORE_FACTOR,
@@ -552,12 +552,15 @@ class SearchIndex:
         archive's, so its scores are those an unsharded search computes.
         """
         weights, avg = self._bm25_weights(level, terms, stats)
+        floor = Floor(k)  # segments searched later skip what cannot beat the earlier ones
 
         def one(s: int) -> Ranked | None:
             allowed = self._allowed(level, s, article_masks)
             if allowed is not None and not allowed.any():
                 return None
-            rows, scores = top_k(self.segments[s].postings(level), weights, avg, k, allowed)
+            postings = self.segments[s].postings(level)
+            rows, scores = top_k(postings, weights, avg, k, allowed, floor.value)
+            floor.offer(s, scores)
             return rows + self.bases[level][s], scores
 
         def finish(found: list[Ranked]) -> Ranked:

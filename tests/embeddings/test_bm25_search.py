@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from embeddings import sparse
-from embeddings.bm25_search import scores_of, top_k
+from embeddings.bm25_search import Floor, scores_of, top_k
 from embeddings.errors import IndexIntegrityError
 from embeddings.segment import best_first
 from embeddings.sparse import Blocks, Postings, TermRuns, idf, tokenize
@@ -72,6 +72,58 @@ def test_top_k_is_the_best_of_every_row(block_rows: int) -> None:
         rows, scores = top_k(postings, weights, avg, k, allowed)
         assert rows.tolist() == want_rows.tolist()
         assert scores.tobytes() == want_scores.tobytes()  # the same to the bit
+
+
+@pytest.mark.parametrize("block_rows", [4, 32])
+def test_a_floor_skips_what_cannot_reach_it_and_keeps_every_row_that_does(
+    block_rows: int,
+) -> None:
+    postings = _with_blocks(Postings.build(_corpus(3000, seed=5 + block_rows)), block_rows)
+    rng = np.random.default_rng(2)
+    avg = postings.total_length / postings.size
+    skipped = 0
+    for trial in range(40):
+        terms = [f"word{int(i)}" for i in np.minimum(rng.zipf(1.3, size=3) - 1, 399)]
+        weights = _weights(postings, terms)
+        k = int(rng.choice([1, 10, 100]))
+        allowed = rng.random(postings.size) < 0.5 if trial % 2 else None
+        want_rows, want_scores = _every_row(postings, weights, avg, k, allowed)
+        if len(want_scores) == 0:
+            continue
+        # a floor at one of the k best scores (ties included), or above any score (each
+        # term adds less than its idf)
+        floor = float(want_scores[int(rng.integers(len(want_scores)))])
+        if trial % 5 == 0:
+            floor = 1.01 * sum(w for _, w in weights)
+        rows, scores = top_k(postings, weights, avg, k, allowed, floor)
+        reach = want_scores >= floor
+        # every row of the k best that reaches the floor, in the same place and bits
+        assert rows[: int(reach.sum())].tolist() == want_rows[reach].tolist()
+        assert scores[: int(reach.sum())].tobytes() == want_scores[reach].tobytes()
+        # what else comes back is below the floor, scored exactly
+        rest = rows[int(reach.sum()) :]
+        assert (scores[int(reach.sum()) :] < floor).all()
+        assert (
+            scores_of(postings, weights, avg, rest).tobytes()
+            == scores[len(rows) - len(rest) :].tobytes()
+        )
+        skipped += len(want_rows) - len(rows)
+        if floor > want_scores[0]:
+            assert len(rows) == 0  # nothing reaches it: nothing was scored
+    assert skipped > 0  # the floor left rows out
+
+
+def test_a_floor_shared_by_segments_is_the_kth_best_score_they_returned() -> None:
+    floor = Floor(3)
+    assert floor.value == 0.0
+    floor.offer(0, np.array([5.0, 1.0], np.float32))
+    assert floor.value == 0.0  # fewer than k rows reach anything yet
+    floor.offer(0, np.array([5.0, 1.0], np.float32))
+    assert floor.value == 0.0  # a segment searched again counts once
+    floor.offer(1, np.array([4.0, 2.0], np.float32))
+    assert floor.value == 2.0
+    floor.offer(2, np.array([9.0], np.float32))
+    assert floor.value == 4.0
 
 
 def test_the_top_of_many_equal_scores_is_in_row_order() -> None:
