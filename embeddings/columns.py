@@ -22,6 +22,11 @@ from embeddings.errors import IndexIntegrityError
 # ``FileReader.prefetch``): a smaller segment's files stay in the page cache, where the
 # advice would only cost a system call a row (a few microseconds each).
 PREFETCH_MIN_ROWS = 100_000
+# Rows this close are read (and advised) as one span, the rows between them read too: a
+# system call costs more than a few rows of bytes (texts of about 150 bytes; vectors of
+# 1.5 KB). A question's candidates come in runs: a passage's sentences are neighbours.
+NEAR_ROWS = 8
+NEAR_VECTOR_ROWS = 2
 
 
 @dataclass(frozen=True)
@@ -59,10 +64,45 @@ class Strings:
 
     def prefetch(self, rows: Iterable[int]) -> None:
         """Start reading ``rows`` of a saved column large enough for its file to miss the
-        page cache (see ``FileReader.prefetch``)."""
+        page cache (see ``FileReader.prefetch``), neighbouring rows as one span."""
         if self.reader is not None and len(self) > PREFETCH_MIN_ROWS:
-            offsets = self.offsets
-            self.reader.prefetch((int(offsets[r]), int(offsets[r + 1] - offsets[r])) for r in rows)
+            spans = self._spans(np.fromiter(rows, dtype=np.int64))
+            self.reader.prefetch((lo, hi - lo) for lo, hi in spans)
+
+    def read(self, rows: np.ndarray) -> list[str]:
+        """Rows ``rows`` ("" for a null), in that order: a saved column's rows read with
+        one ``pread`` for each run of neighbouring rows (a passage's sentences are
+        neighbours), not one a row."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.reader is None or rows.size == 0:
+            return [self.text(r) for r in rows.tolist()]
+        distinct, firsts, lasts = _runs(rows, NEAR_ROWS)
+        offsets = self.offsets
+        lo = np.asarray(offsets[firsts], dtype=np.int64)
+        hi = np.asarray(offsets[lasts + 1], dtype=np.int64)
+        data = b"".join(
+            self.reader.read(a, b - a) for a, b in zip(lo.tolist(), hi.tolist(), strict=True)
+        )
+        # each distinct row's bytes within ``data``: its offset less its run's, plus where
+        # the run begins in ``data``
+        run = np.searchsorted(firsts, distinct, side="right") - 1
+        shift = np.concatenate([[0], np.cumsum(hi - lo)[:-1]]) - lo
+        starts = (np.asarray(offsets[distinct], dtype=np.int64) + shift[run]).tolist()
+        ends = (np.asarray(offsets[distinct + 1], dtype=np.int64) + shift[run]).tolist()
+        nulls = np.asarray(self.nulls[distinct]).tolist()
+        found = {
+            r: "" if null else data[a:b].decode("utf-8")
+            for r, a, b, null in zip(distinct.tolist(), starts, ends, nulls, strict=True)
+        }
+        return [found[r] for r in rows.tolist()]
+
+    def _spans(self, rows: np.ndarray) -> list[tuple[int, int]]:
+        """Byte spans covering ``rows``: rows at most ``NEAR_ROWS`` apart in one span."""
+        _, firsts, lasts = _runs(rows, NEAR_ROWS)
+        offsets = self.offsets
+        lo = np.asarray(offsets[firsts], dtype=np.int64).tolist()
+        hi = np.asarray(offsets[lasts + 1], dtype=np.int64).tolist()
+        return list(zip(lo, hi, strict=True))
 
     def __iter__(self) -> Iterator[str | None]:
         return (self[i] for i in range(len(self)))
@@ -212,17 +252,37 @@ class RowReader:
         return np.frombuffer(data, dtype=self.dtype).reshape(hi - lo, self.shape[1])
 
     def prefetch(self, rows: np.ndarray) -> None:
-        """Start reading ``rows`` (see ``FileReader.prefetch``)."""
+        """Start reading ``rows`` (see ``FileReader.prefetch``), neighbours as one span."""
         size = self._row_bytes
-        self._file.prefetch((r * size, size) for r in np.asarray(rows).tolist())
+        _, firsts, lasts = _runs(np.asarray(rows, dtype=np.int64), NEAR_VECTOR_ROWS)
+        spans = zip(firsts.tolist(), lasts.tolist(), strict=True)
+        self._file.prefetch((first * size, (last + 1 - first) * size) for first, last in spans)
 
     def read(self, rows: np.ndarray) -> np.ndarray:
-        """Rows ``rows`` (in that order)."""
-        out = np.empty((len(rows), self.shape[1]), dtype=self.dtype)
-        for i, r in enumerate(np.asarray(rows).tolist()):
-            data = self._file.read(r * self._row_bytes, self._row_bytes)
-            out[i] = np.frombuffer(data, dtype=self.dtype)
-        return out
+        """Rows ``rows`` (in that order), one ``pread`` for each run of neighbours."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            return np.empty((0, self.shape[1]), dtype=self.dtype)
+        _, firsts, lasts = _runs(rows, NEAR_VECTOR_ROWS)
+        spans = zip(firsts.tolist(), lasts.tolist(), strict=True)
+        read = np.concatenate([self.read_range(first, last + 1) for first, last in spans])
+        # where each row landed: its run's place in ``read`` plus its distance into the run
+        run = np.searchsorted(firsts, rows, side="right") - 1
+        begins = np.concatenate([[0], np.cumsum(lasts - firsts + 1)[:-1]])
+        return read[begins[run] + rows - firsts[run]]
+
+
+def _runs(rows: np.ndarray, near: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct ``rows`` ascending, and the first and last row of each run of them
+    whose neighbours are at most ``near`` rows apart (one read of first..last covers it)."""
+    distinct = np.unique(rows)
+    if distinct.size == 0:
+        return distinct, distinct, distinct
+    starts = np.ones(len(distinct), dtype=bool)
+    starts[1:] = np.diff(distinct) > near
+    ends = np.ones(len(distinct), dtype=bool)
+    ends[:-1] = starts[1:]
+    return distinct, distinct[starts], distinct[ends]
 
 
 def key_of(text: str) -> int:

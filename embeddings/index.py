@@ -286,12 +286,15 @@ class SearchIndex:
     def texts(self, sentences: Sequence[int] | np.ndarray) -> list[str]:
         """Texts of sentences, in that order."""
         seg, local = self.locate("sentences", np.asarray(sentences, dtype=np.int64))
-        for k in self._groups(seg):  # all reads started before the first is waited for
-            self.segments[k].texts.prefetch(local[seg == k].tolist())
-        return [
-            self.segments[k].texts.text(i)
-            for k, i in zip(seg.tolist(), local.tolist(), strict=True)
-        ]
+        groups = [(k, seg == k) for k in self._groups(seg)]
+        for k, pick in groups:  # all reads started before the first is waited for
+            self.segments[k].texts.prefetch(local[pick].tolist())
+        out = [""] * len(local)
+        for k, pick in groups:
+            where = np.flatnonzero(pick).tolist()
+            for i, text in zip(where, self.segments[k].texts.read(local[pick]), strict=True):
+                out[i] = text
+        return out
 
     def row(self, level: str, row: int) -> ArticleRef | IndexedPassage | IndexedSentence:
         """One row of a table as a small record."""

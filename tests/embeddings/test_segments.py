@@ -365,31 +365,44 @@ def test_questions_asked_at_once_each_get_their_own_results_and_a_failing_part_i
     ]  # nothing left behind: the next search runs as before
 
 
-def test_scattered_reads_are_advised_at_once_and_read_the_same(
+def test_scattered_reads_are_advised_at_once_and_neighbours_read_together(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rng = np.random.default_rng(3)
     vectors = rng.standard_normal((300, 8)).astype(np.float32)
     save_array(tmp_path, "v", vectors)
-    texts = Strings.of(["alpha", None, "", "gamma delta"])
+    values = ["alpha", None, "", "gamma delta", *(f"row {i}" for i in range(4, 60))]
+    texts = Strings.of(values)
     texts.save(tmp_path, "t")
     advised: list[tuple[int, int]] = []
-    real = os.posix_fadvise
+    reads: list[tuple[int, int]] = []
+    real_advise, real_read = os.posix_fadvise, os.pread
 
     def record(fd: int, offset: int, length: int, advice: int) -> None:
         advised.append((offset, length))
-        real(fd, offset, length, advice)
+        real_advise(fd, offset, length, advice)
+
+    def count(fd: int, size: int, offset: int) -> bytes:
+        reads.append((offset, size))
+        return real_read(fd, size, offset)
 
     monkeypatch.setattr(os, "posix_fadvise", record)
+    monkeypatch.setattr(os, "pread", count)
     monkeypatch.setattr(columns, "PREFETCH_MIN_ROWS", 0)  # advise even these few rows
-    rows = np.array([299, 3, 150, 3])
+    rows = np.array([299, 3, 150, 3, 151, 153, 4])  # runs: 3-4, 150-153 (152 between), 299
     reader = RowReader(tmp_path / "v.npy")
     reader.prefetch(rows)
-    assert len(advised) == 4 and all(length == 32 for _, length in advised)
-    assert np.array_equal(reader.read(rows), vectors[rows])
+    assert sorted(length for _, length in advised) == [32, 64, 128]
+    assert np.array_equal(reader.read(rows), vectors[rows])  # in order, repeats too
+    assert len(reads) == 3
     loaded = Strings.load(tmp_path, "t")
     advised.clear()
-    loaded.prefetch([0, 1, 2, 3])
-    # Null and empty rows are not advised: a length of 0 would mean the rest of the file.
-    assert [length for _, length in advised] == [5, 11]
+    reads.clear()
+    loaded.prefetch([0, 1, 2])
+    assert [length for _, length in advised] == [5]  # null and empty rows add nothing
+    loaded.prefetch([1, 2])
+    assert [length for _, length in advised] == [5]  # a span of 0 would mean the whole file
+    wanted = [0, 1, 2, 3, 40, 3, 59, 44]
+    assert loaded.read(np.array(wanted)) == [values[i] or "" for i in wanted]
+    assert len(reads) == 3  # rows 0-3, 40-44, 59
     assert [loaded[i] for i in range(4)] == ["alpha", None, "", "gamma delta"]
