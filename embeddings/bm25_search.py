@@ -133,6 +133,24 @@ def scores_of(
     return total.astype(np.float32)
 
 
+def held_by(postings: Postings, terms: Sequence[str], rows: np.ndarray) -> np.ndarray:
+    """Whether each of ``rows`` holds each of ``terms`` (analysed terms): a (rows, terms)
+    mask read from the postings, as a search reads them."""
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.zeros((len(rows), len(terms)), dtype=bool)
+    held = [(j, c) for j, c in enumerate(map(postings.column, terms)) if c is not None]
+    if not held or rows.size == 0:
+        return out
+    runs = postings.runs([c for _, c in held])
+    for t, (j, _) in enumerate(held):
+        have = runs.rows[runs.post_ptr[t] : runs.post_ptr[t + 1]]
+        at = np.searchsorted(have, rows)
+        found = at < len(have)
+        found[found] = have[at[found]] == rows[found]
+        out[:, j] = found
+    return out
+
+
 def warm() -> None:
     """Compile the search loop for saved postings (their row lengths memory-mapped, so
     read-only) now, or load its machine code cached by an earlier start, so no question

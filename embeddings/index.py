@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar, cast
 
 import numpy as np
 
-from embeddings.bm25_search import Floor, scores_of, top_k
+from embeddings.bm25_search import Floor, held_by, scores_of, top_k
 from embeddings.segment import (
     LEVELS,
     RESCORE_FACTOR,
@@ -592,6 +592,19 @@ class SearchIndex:
         for s in self._groups(seg):
             pick = seg == s
             out[pick] = scores_of(self.segments[s].postings(level), weights, avg, local[pick])
+        return out
+
+    def holds(self, level: str, terms: Sequence[str], rows: np.ndarray) -> np.ndarray:
+        """Whether each of ``rows`` holds each of ``terms`` (analysed, as ``tokenize`` gives
+        them) in the text it is BM25-indexed by: a (rows, terms) mask from the postings."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros((len(rows), len(terms)), dtype=bool)
+        if not terms or rows.size == 0:
+            return out
+        seg, local = self.locate(level, rows)
+        for s in self._groups(seg):
+            pick = seg == s
+            out[pick] = held_by(self.segments[s].postings(level), terms, local[pick])
         return out
 
     def _bm25_weights(

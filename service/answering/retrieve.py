@@ -24,9 +24,6 @@ from embeddings.sparse import idf, tokenize
 from service.answering.cues import answer_type, holds, holds_unit, unit_of
 from service.answering.search import Filters, IndexSearcher, Query, Searcher
 
-# Passages whose terms are remembered between queries (for the coverage signal).
-PASSAGE_TERMS_CACHE = 50_000
-
 
 @dataclass(frozen=True)
 class Weights:
@@ -98,9 +95,6 @@ class Retriever:
         # Term coverage (a confidence signal) is computed for this many best candidates:
         # at least as many as a reranker may promote to first place.
         self.detailed = detailed
-        # Stemmed terms of each passage, filled as queries need them (the index never
-        # changes); bounded, as a long-running server meets many passages.
-        self._passage_terms: dict[int, frozenset[str]] = {}
 
     def retrieve(
         self,
@@ -191,11 +185,7 @@ class Retriever:
             unit_match = np.array([holds_unit(unit, t) for t in texts], dtype=np.float32)
             fused += w.unit * unit_match
         order = np.argsort(-fused, kind="stable")
-        query_set = set(terms)
-        head = ids[order[: self.detailed]]
-        heads = idx.column("sentences", "passage", head)
-        questions = idx.column("passages", "question", heads)
-        self._learn_terms([*heads.tolist(), *(q for q in questions.tolist() if q >= 0)])
+        coverage = self._coverage(terms, p_ids[order[: self.detailed]]).tolist()
         candidates: list[Candidate] = []
         for j in order:
             i = int(ids[j])
@@ -207,9 +197,7 @@ class Retriever:
                     sentence_bm25=float(s_bm25[j]),
                     passage_dense=float(p_dense[j]),
                     passage_bm25=float(p_bm25[j]),
-                    coverage=self._coverage(query_set, i)
-                    if len(candidates) < self.detailed
-                    else 0.0,
+                    coverage=coverage[len(candidates)] if len(candidates) < len(coverage) else 0.0,
                     type_match=float(type_match[j]),
                     unit_match=float(unit_match[j]),
                 )
@@ -220,44 +208,23 @@ class Retriever:
         """``candidate`` with its term coverage computed (it is 0.0 past ``detailed``)."""
         if candidate.coverage:
             return candidate
-        return replace(candidate, coverage=self._coverage(query_terms, candidate.sentence))
+        passage = self.index.column("sentences", "passage", np.array([candidate.sentence]))
+        return replace(candidate, coverage=float(self._coverage(list(query_terms), passage)[0]))
 
-    def _coverage(self, query_terms: set[str], sentence: int) -> float:
-        """Share of query terms found in the sentence, its passage or its article title."""
-        if not query_terms:
-            return 0.0
-        s = self.index.sentences[sentence]
-        question = self.index.passages[s.passage].question
-        found = self._terms_of(s.passage)
-        if question is not None:
-            found = found | self._terms_of(question)
-        return len(query_terms & found) / len(query_terms)
+    def _coverage(self, terms: Sequence[str], passages: np.ndarray) -> np.ndarray:
+        """Share of the query's distinct terms that each passage holds, counting its
+        article's title and, for an interview reply, the interviewer's question: the text a
+        passage is BM25-indexed by (``embeddings.segment.passage_text``), so its postings
+        tell, with no text read or analysed again."""
+        wanted = list(dict.fromkeys(terms))
+        if not wanted:
+            return np.zeros(len(passages))
+        held = self.index.holds("passages", wanted, np.asarray(passages, dtype=np.int64))
+        return held.sum(axis=1) / len(wanted)
 
     def _terms_of_question(self, passage: int) -> list[str]:
         """Terms of an interviewer's question (a question passage's own text)."""
         return tokenize([" ".join(self.index.texts(self.index.passage_sentences(passage)))])[0]
-
-    def _terms_of(self, passage: int) -> frozenset[str]:
-        """Terms of a passage and of its article's title (the sentence's are among them)."""
-        if passage not in self._passage_terms:
-            self._learn_terms([passage])
-        return self._passage_terms[passage]
-
-    def _learn_terms(self, passages: Sequence[int]) -> None:
-        """Tokenise the passages not yet known in one call (each call has a fixed cost)."""
-        new = [p for p in dict.fromkeys(passages) if p not in self._passage_terms]
-        if not new:
-            return
-        idx = self.index
-        titles = idx.column("passages", "article", np.array(new, dtype=np.int64))
-        docs = []
-        for p, article in zip(new, titles.tolist(), strict=True):
-            words = [idx.articles[article].title, *idx.texts(idx.passage_sentences(p))]
-            docs.append(" ".join(words))
-        if len(self._passage_terms) + len(new) > PASSAGE_TERMS_CACHE:
-            self._passage_terms.clear()
-        for p, tokens in zip(new, tokenize(docs), strict=True):
-            self._passage_terms[p] = frozenset(tokens)
 
 
 @dataclass(frozen=True)
