@@ -6,8 +6,8 @@
 a million sentences for the figures in the README). Each variant is a FAISS index factory
 code after ``IVF<2·√n>,`` (the lists the index uses), trained on 40 vectors a list and
 filled with every vector of the segment; each question (SQuAD questions, encoded by the
-default encoder) is searched alone on one thread, with 5 % of the lists probed (the
-index's share) and the shortlist sizes given, and the shortlist re-scored exactly from
+default encoder) is searched alone on one thread, with ``--shares`` of the lists probed (5 %, the
+index's share, unless told) and the shortlist sizes given, and the shortlist re-scored exactly from
 the float32 vectors, as the index does. Recall: share of the exact top 50 of the segment
 found (ties at the 50th score counted, as ``bench/scale.py`` counts them). The segment's
 own index (``sentences.ann``, or ``sentences.ivf`` from an older version) is measured
@@ -68,11 +68,13 @@ def _measure(
     kth: np.ndarray,
     shortlists: list[int],
     k_factor: float,
+    shares: list[float],
+    min_lists: int,
 ) -> None:
     nlist = faiss.extract_index_ivf(index).nlist
-    nprobe = max(64, int(0.05 * nlist))
-    params = _params(index, nprobe, k_factor)
-    for short in shortlists:
+    for share, short in ((share, short) for share in shares for short in shortlists):
+        nprobe = max(min_lists, int(share * nlist))
+        params = _params(index, nprobe, k_factor)
         for q in queries[:10]:
             index.search(q.reshape(1, -1), short, params=params)
         times, found = [], []
@@ -103,6 +105,14 @@ def main() -> None:
     )
     parser.add_argument("--shortlists", default="200,400", help="rows each search returns")
     parser.add_argument(
+        "--shares",
+        default="0.05",
+        help="shares of the lists probed, separated by ','; the index probes 0.05",
+    )
+    parser.add_argument(
+        "--min-lists", type=int, default=64, help="lists probed at least (the index: 64)"
+    )
+    parser.add_argument(
         "--k-factor",
         type=float,
         default=8,
@@ -125,13 +135,24 @@ def main() -> None:
         engine.close()
     kth = np.array([np.partition(vectors @ q, n - K)[n - K] for q in queries])
     shortlists = [int(s) for s in args.shortlists.split(",")]
+    shares = [float(s) for s in args.shares.split(",")]
     faiss.omp_set_num_threads(1)
     own = faiss.read_index(str(Dense.ann_file(args.segment, "sentences")))
-    _measure("the segment's index", own, vectors, queries, kth, shortlists, args.k_factor)
+    _measure(
+        "the segment's index",
+        own,
+        vectors,
+        queries,
+        kth,
+        shortlists,
+        args.k_factor,
+        shares,
+        args.min_lists,
+    )
     nlist = max(64, int(2 * math.sqrt(n)))
     rng = np.random.default_rng(0)
     sample = vectors[np.sort(rng.choice(n, size=min(n, 40 * nlist), replace=False))]
-    for code in args.variants.split(";"):
+    for code in filter(None, args.variants.split(";")):
         faiss.omp_set_num_threads(len(os.sched_getaffinity(0)))
         started = time.perf_counter()
         index = faiss.index_factory(dim, f"IVF{nlist},{code}", faiss.METRIC_INNER_PRODUCT)
@@ -140,7 +161,9 @@ def main() -> None:
             index.add(vectors[lo : lo + 100_000])
         print(f"{code}: built in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         faiss.omp_set_num_threads(1)
-        _measure(code, index, vectors, queries, kth, shortlists, args.k_factor)
+        _measure(
+            code, index, vectors, queries, kth, shortlists, args.k_factor, shares, args.min_lists
+        )
         del index
 
 
