@@ -10,6 +10,7 @@ rows the version's search re-scores exactly), and the BM25 postings.
 
 from __future__ import annotations
 
+import enum
 import logging
 import math
 import secrets
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -53,7 +55,8 @@ NPROBE_SHARE = 0.05
 NPROBE_MIN = 64
 # An ANN level's lists hold 4-bit product-quantised codes scanned by SIMD lookups ("fast
 # scan"); REFINE_FACTOR times the rows asked for are picked by them and scored again by
-# the level's 6-bit scalar-quantised codes, whose best are returned. On a million-sentence
+# the level's 6-bit scalar-quantised codes, whose best are re-scored exactly (across a
+# search's segments at once since 2026-11-28: ``SearchIndex.plan_dense``). On a million-sentence
 # segment of the 10M benchmark archive (bench/ann_variants.py, 100 questions): 8-bit
 # codes alone (before) 3.80 ms a search for 200 rows, recall@50 1.0; fast scan refined
 # by 8-bit codes from ×3 0.86 ms, 0.925; ×5 1.01 ms, 0.96; ×10 1.47 ms, 1.0. For the 100
@@ -67,6 +70,15 @@ ANN_SUFFIX = "ann"
 OLDER_ANN_SUFFIX = "ivf"
 # Up to this many rows ``Dense.take`` reads with pread; more are read through the mapping.
 TAKE_READ_MAX = 4096
+
+
+class Stage(enum.IntEnum):
+    """What a level's search scores are: exact inner products, scores of refining codes
+    (6-bit, or an older level's 8-bit), or of the 4-bit codes that pick what to refine."""
+
+    EXACT = 0
+    REFINED = 1
+    CODES = 2
 
 
 def new_segment_name() -> str:
@@ -148,37 +160,62 @@ class Dense:
 
     def search(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray, bool]:
-        """Best ``k`` rows (among ``allowed``, a row mask), best first, and whether their
-        scores are exact inner products.
+    ) -> tuple[np.ndarray, np.ndarray, Stage]:
+        """Rows for the best ``k`` (among ``allowed``, a row mask), best first by scores of
+        the kind ``Stage`` names.
 
-        A flat level (or a filter leaving few rows) scores its rows exactly. An ANN level
-        returns its best by the scores of its codes (``build``), which are in memory: the
-        caller re-scores only the rows that matter across every segment, so a large
-        archive reads a few vectors a query from disk, not a shortlist a segment.
+        A flat level (or a filter leaving few rows) scores its rows exactly: the best
+        ``k``. An ANN level returns ``REFINE_FACTOR * k`` rows by the scores of its 4-bit
+        codes (``build``), which the caller refines (``refined``) and re-scores exactly
+        across every segment at once, so a large archive refines a few thousand rows a
+        question and reads a few vectors from disk, however many segments it has. A level
+        of an older version (8-bit codes alone) returns ``k`` rows by those codes.
         """
         if k <= 0 or self.size == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32), True
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), Stage.EXACT
         if self.ann_on_disk:
             raise RuntimeError("this level was opened without its ANN index; it is not searched")
         if self.ann is None or (allowed is not None and allowed.sum() <= FLAT_MAX_ROWS):
             rows = np.arange(self.size) if allowed is None else np.flatnonzero(allowed)
             scores = self.vectors[rows] @ query if allowed is not None else self.vectors @ query
-            return *best_first(rows, scores, k), True
+            return *best_first(rows, scores, k), Stage.EXACT
         ivf = faiss.SearchParametersIVF()
         ivf.nprobe = self.nprobe
         if allowed is not None:
             bits = np.packbits(allowed, bitorder="little")
             ivf.sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bits))
-        params: faiss.SearchParameters = ivf
-        if isinstance(self.ann, faiss.IndexRefine):
-            refine = faiss.IndexRefineSearchParameters()
-            refine.k_factor = REFINE_FACTOR
-            refine.base_index_params = ivf  # ``ivf`` (and ``bits``) live until the search ends
-            params = refine
-        approx, ids = self.ann.search(query.reshape(1, -1), k, params=params)
+        if self._refinement is None:  # an older level: 8-bit codes alone
+            approx, ids = self.ann.search(query.reshape(1, -1), k, params=ivf)
+            stage = Stage.REFINED
+        else:  # ``ivf`` (and ``bits``) live until the search ends
+            base = self._refinement[0]
+            approx, ids = base.search(query.reshape(1, -1), REFINE_FACTOR * k, params=ivf)
+            stage = Stage.CODES
         found = ids[0] >= 0
-        return *best_first(ids[0][found], approx[0][found], k), False
+        return ids[0][found], approx[0][found], stage
+
+    def refined(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Scores of ``rows`` by the level's refining codes (6-bit), as FAISS's refinement
+        computes them: the codes decoded, times the query."""
+        assert self._refinement is not None
+        _, quantizer, codes = self._refinement
+        return np.asarray(quantizer.sa_decode(codes[np.asarray(rows, dtype=np.int64)])) @ query
+
+    @cached_property
+    def _refinement(self) -> tuple[Any, Any, np.ndarray] | None:
+        """The shortlisting index, the refining codes' index and those codes (a view, not a
+        copy) of a level whose ANN index refines its shortlist; None for other levels."""
+        ann: Any = self.ann
+        if not isinstance(ann, faiss.IndexRefine):
+            return None
+        quantizer: Any = faiss.downcast_index(ann.refine_index)
+        size = quantizer.ntotal * quantizer.code_size
+        codes = np.asarray(faiss.rev_swig_ptr(quantizer.codes.data(), size))
+        return (
+            faiss.downcast_index(ann.base_index),
+            quantizer,
+            codes.reshape(-1, quantizer.code_size),
+        )
 
     def save(self, folder: Path, name: str) -> None:
         """Write the vectors (``.npy``) and the ANN index (FAISS's own format, ``.ann``)."""

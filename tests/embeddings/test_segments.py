@@ -23,7 +23,7 @@ from embeddings.cache import VectorCache
 from embeddings.columns import RowReader, Strings, save_array
 from embeddings.encoder import Encoder
 from embeddings.index import SearchIndex, SearchPlan
-from embeddings.segment import Dense, SegmentBuilder, best_first
+from embeddings.segment import Dense, SegmentBuilder, Stage, best_first
 from embeddings.snapshots import Snapshots, new_version_id
 from tests.embeddings.test_snapshots import mapped
 
@@ -172,17 +172,21 @@ def test_large_levels_use_fast_scan_codes_refined_by_6_bit_ones_with_exact_resco
     for q in vectors[:20] + 0.1 * rng.standard_normal((20, 32)).astype(np.float32):
         q = q / np.linalg.norm(q)
         exact = set(np.argsort(-(vectors @ q))[:50].tolist())
-        rows, scores, is_exact = loaded.search(q, 100, None)
-        assert not is_exact  # the 6-bit codes' scores (refining the 4-bit codes' shortlist)
-        assert np.abs(scores - vectors[rows] @ q).max() < 0.02
-        assert not np.allclose(scores, vectors[rows] @ q, atol=1e-6)
-        best, _ = best_first(rows, vectors[rows] @ q, 50)  # re-scored, as the index does
+        rows, scores, stage = loaded.search(q, 100, None)
+        assert stage is Stage.CODES and len(rows) == segment.REFINE_FACTOR * 100
+        assert (np.diff(scores) <= 0).all()  # best first by the 4-bit codes
+        refined = loaded.refined(q, rows)  # the 6-bit codes' scores
+        assert np.abs(refined - vectors[rows] @ q).max() < 0.02
+        assert np.abs(refined - vectors[rows] @ q).max() < np.abs(scores - vectors[rows] @ q).max()
+        assert not np.allclose(refined, vectors[rows] @ q, atol=1e-6)
+        shortlist, _ = best_first(rows, refined, 100)
+        best, _ = best_first(shortlist, vectors[shortlist] @ q, 50)  # as the index does
         recalls.append(len(exact & set(best.tolist())) / 50)
     assert np.median(recalls) >= 0.98
     allowed = np.zeros(6000, dtype=bool)
     allowed[::3] = True
     rows, _, _ = loaded.search(vectors[0], 20, allowed)
-    assert rows.size == 20 and allowed[rows].all()
+    assert rows.size == segment.REFINE_FACTOR * 20 and allowed[rows].all()
 
 
 def test_a_search_re_scores_the_best_of_the_codes_exactly(
@@ -202,6 +206,43 @@ def test_a_search_re_scores_the_best_of_the_codes_exactly(
         assert np.allclose(scores, index.vectors("sentences", rows) @ q, atol=1e-6)
         truth, _ = best_first(every, index.vectors("sentences", every) @ q, 10)
         assert rows[0] == truth[0] and len(set(rows) & set(truth)) >= 9
+
+
+def test_segments_codes_shortlists_are_refined_across_the_search_not_each_in_full(
+    store: ArticleStore, cache: VectorCache, encoder: Encoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import embeddings.index as index_module
+
+    monkeypatch.setattr(segment, "FLAT_MAX_ROWS", 70)  # 80 sentences a segment: ANN levels
+    for n in range(40):
+        store.upsert(_article(n))
+    index, _ = build_index(store.iter_stored(), encoder, cache, version="v1", corpus_digest="d")
+    for first in (40, 80):
+        index = _add(index, store, encoder, cache, *(_article(n) for n in range(first, first + 40)))
+    assert [s.sentence_dense.ann is not None for s in index.segments] == [True] * 3
+    # Each segment's codes pick 2w rows; the best 2w across segments, and each segment's
+    # own best w, are refined.
+    monkeypatch.setattr(segment, "REFINE_FACTOR", 2)
+    monkeypatch.setattr(index_module, "REFINE_FACTOR", 2)
+    monkeypatch.setattr(index_module, "REFINE_EACH", 1)
+    refined: list[tuple[int, int]] = []  # (segment's rows, rows refined)
+    real = Dense.refined
+
+    def counted(self: Dense, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        refined.append((self.size, len(rows)))
+        return real(self, query, rows)
+
+    monkeypatch.setattr(Dense, "refined", counted)
+    every = np.arange(len(index.sentences))
+    for question in ("Which budget line did council 97 approve?", "The vote was 12 to 13"):
+        refined.clear()
+        q = encoder.encode_query(question)
+        rows, scores = index.dense("sentences", q, 5)  # w = 32: 64 rows from each segment
+        assert len(refined) == 3 and all(n >= 32 for _, n in refined)  # each one's best
+        assert sum(n for _, n in refined) <= 64 + 3 * 32 < 3 * 64  # not all 192
+        assert np.allclose(scores, index.vectors("sentences", rows) @ q, atol=1e-6)
+        truth, _ = best_first(every, index.vectors("sentences", every) @ q, 5)
+        assert rows[0] == truth[0] and len(set(rows) & set(truth)) >= 4
 
 
 def test_merged_tables_keep_every_pointer_inside(
