@@ -41,9 +41,10 @@ OVERLAP_MIN_ROWS = 100_000
 # Besides the best REFINE_FACTOR · w rows across a dense search's segments by their 4-bit
 # codes, each segment's own best REFINE_EACH · w are refined (``SearchIndex.plan_dense``):
 # segments' codes are trained apart, so one whose scores run low keeps its best. At 10M
-# sentences (ten ANN segments, 100 questions, one-off probe): recall@50 0.98 with none,
-# 0.983 with 2 (0.9878 with 4; 0.99 refining every segment's shortlist, as before).
-REFINE_EACH = 2
+# sentences (ten ANN segments; 200 questions, as bench/scale.py asks them; one-off probe)
+# recall@50 read 0.9765 with 2, 0.9839 with 4, 0.985 with 8 (or with 2 and a budget of
+# 60 · w across segments), 0.99 refining every segment's whole shortlist, as before.
+REFINE_EACH = 4
 
 R = TypeVar("R")
 Ranked = tuple[np.ndarray, np.ndarray]  # rows and scores, best first
