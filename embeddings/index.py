@@ -501,8 +501,7 @@ class SearchIndex:
         of everything are re-scored exactly from the float32 vectors and the best k
         returned. Flat levels are exact, so over them the same rows come back however
         segments are grouped; searching segments in groups (as shards do) refines at least
-        the rows one search over them all refines, so it may find a better row, never lose
-        one.
+        the rows one search over them all refines.
         """
         wide = max(RESCORE_MIN, RESCORE_FACTOR * k)
 
