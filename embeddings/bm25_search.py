@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from embeddings.bm25_kernel import top_k_blocks
-from embeddings.segment import best_first
-from embeddings.sparse import Postings, term_weights
+from embeddings.segment import best_first, no_rows
+from embeddings.sparse import Postings, TermRuns, term_weights
 
 # Blocks scored in the first round; each further round takes GROWTH times as many.
 FIRST_BLOCKS = 256
@@ -51,7 +51,7 @@ def top_k(
     every row of the k best across those segments and this one is returned."""
     held = _held(postings, weights)
     if not held or k <= 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return no_rows()
     runs = postings.runs([c for c, _ in held])
     rows, scores = top_k_blocks(
         runs.rows,
@@ -122,10 +122,7 @@ def scores_of(
     runs = postings.runs([c for c, _ in held])
     lengths = postings.lengths[rows]
     for t, (_, weight) in enumerate(held):
-        have = runs.rows[runs.post_ptr[t] : runs.post_ptr[t + 1]]
-        at = np.searchsorted(have, rows)
-        found = at < len(have)
-        found[found] = have[at[found]] == rows[found]
+        at, found = _look_up(runs, t, rows)
         if found.any():
             tfs = runs.tfs[runs.post_ptr[t] : runs.post_ptr[t + 1]][at[found]]
             # float32 idf times float32 weights: the bits the compiled search computes
@@ -143,12 +140,18 @@ def held_by(postings: Postings, terms: Sequence[str], rows: np.ndarray) -> np.nd
         return out
     runs = postings.runs([c for _, c in held])
     for t, (j, _) in enumerate(held):
-        have = runs.rows[runs.post_ptr[t] : runs.post_ptr[t + 1]]
-        at = np.searchsorted(have, rows)
-        found = at < len(have)
-        found[found] = have[at[found]] == rows[found]
-        out[:, j] = found
+        out[:, j] = _look_up(runs, t, rows)[1]
     return out
+
+
+def _look_up(runs: TermRuns, t: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``rows`` (ascending or not) is among term ``t``'s postings in ``runs``,
+    and whether it is there at all."""
+    have = runs.rows[runs.post_ptr[t] : runs.post_ptr[t + 1]]
+    at = np.searchsorted(have, rows)
+    found = at < len(have)
+    found[found] = have[at[found]] == rows[found]
+    return at, found
 
 
 def warm() -> None:

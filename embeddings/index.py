@@ -30,6 +30,7 @@ from embeddings.segment import (
     Stage,
     best_first,
     best_order,
+    no_rows,
 )
 from embeddings.sparse import idf
 
@@ -526,9 +527,9 @@ class SearchIndex:
                     done.append((s, rows[mine], dense.refined(query, rows[mine]), Stage.REFINED))
                     at += len(rows)
             if not done:
-                return np.zeros(0, np.int64), np.zeros(0, np.float32)
+                return no_rows()
             rows = np.concatenate([f[1] + self.bases[level][f[0]] for f in done])
-            scores = np.concatenate([f[2] for f in done]).astype(np.float32)
+            scores = np.concatenate([f[2] for f in done])
             approximate = np.concatenate(
                 [np.full(len(f[1]), f[3] is not Stage.EXACT) for f in done]
             )
@@ -596,7 +597,7 @@ class SearchIndex:
 
         def finish(found: list[Ranked]) -> Ranked:
             if not found:
-                return np.zeros(0, np.int64), np.zeros(0, np.float32)
+                return no_rows()
             rows = np.concatenate([f[0] for f in found])
             return best_first(rows, np.concatenate([f[1] for f in found]), k)
 

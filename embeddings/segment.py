@@ -172,7 +172,7 @@ class Dense:
         of an older version (8-bit codes alone) returns ``k`` rows by those codes.
         """
         if k <= 0 or self.size == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32), Stage.EXACT
+            return *no_rows(), Stage.EXACT
         if self.ann_on_disk:
             raise RuntimeError("this level was opened without its ANN index; it is not searched")
         if self.ann is None or (allowed is not None and allowed.sum() <= FLAT_MAX_ROWS):
@@ -260,6 +260,11 @@ class Dense:
                 raise IndexIntegrityError(f"{path}: holds {index.ntotal} rows, not {len(vectors)}")
             return cls(vectors, index, reader)
         return cls(vectors, None, reader)
+
+
+def no_rows() -> tuple[np.ndarray, np.ndarray]:
+    """An empty search result: no rows, no scores."""
+    return np.zeros(0, np.int64), np.zeros(0, np.float32)
 
 
 def best_first(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -22,7 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from embeddings.index import Ranked, SearchIndex, TermStats
-from embeddings.segment import LEVELS, best_first
+from embeddings.segment import LEVELS, best_first, no_rows
 
 
 @dataclass(frozen=True)
@@ -69,11 +69,7 @@ class Hits:
     pool_passage_bm25: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
 
 
-def _empty_ranked() -> Ranked:
-    return np.zeros(0, np.int64), np.zeros(0, np.float32)
-
-
-EMPTY_HITS = Hits(_empty_ranked(), _empty_ranked(), _empty_ranked(), _empty_ranked(), 0.0, 0.0)
+EMPTY_HITS = Hits(no_rows(), no_rows(), no_rows(), no_rows(), 0.0, 0.0)
 
 
 class SearchUnavailableError(RuntimeError):
@@ -159,7 +155,7 @@ def merge(index: SearchIndex, query: Query, parts: Sequence[Hits]) -> Hits:
         rows = [getattr(h, pick)[0] for h in parts]
         scores = [getattr(h, pick)[1] for h in parts]
         if not rows:
-            return _empty_ranked()
+            return no_rows()
         return best_first(np.concatenate(rows), np.concatenate(scores), k)
 
     hits = Hits(
