@@ -125,6 +125,18 @@ def test_questions_run_through_the_onnx_runtime_int8_export(
     assert np.array_equal(torch.encode_query(TEXTS[0]), torch.encode(TEXTS[:1])[0])
 
 
+def test_a_question_is_encoded_on_one_thread_and_no_session_spins(encoder: Encoder) -> None:
+    # A question's searches follow its encoding at once: a second encoder thread gained
+    # nothing on one text, and a helper thread spinning after the run took a core from them.
+    from embeddings.reader import Reader
+
+    query_session = encoder._query_model._session
+    for session in (query_session, Reader.load()._session):
+        options = session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert query_session.get_session_options().intra_op_num_threads == 1
+
+
 def test_the_int8_onnx_runtime_encoder_stays_close_to_fp32(
     encoder: Encoder, reference: np.ndarray
 ) -> None:
