@@ -4,13 +4,16 @@
     python bench/ask_compare.py --data DIR --code /tmp/before --code . [--rounds 2]
     python bench/ask_compare.py --data DIR --questions 60 --profile
     python bench/ask_compare.py --data DIR --questions 100 --phases
+    python bench/ask_compare.py --data DIR --data OTHER_DIR --rounds 3
 
 ``DIR`` is a data directory ``bench/scale.py --keep`` built (``KEEP/data``). Each round runs
 each checkout in a process of its own (its modules imported from that folder): it loads
 the published version, asks 20 SQuAD questions to warm up, then times ``Engine.ask`` on
 ``--questions`` more (the same ones, in the same order, for every checkout) and prints the
 p50 and p95 and a digest of every quote's article and start offset, so two checkouts that
-answer alike print the same digest. ``--profile`` also prints where the time went
+answer alike print the same digest. ``--data`` given more than once runs each checkout on
+each data directory in turn (two copies of an archive, one of them upgraded, say: ``cp -al``
+links the files, which never change). ``--profile`` also prints where the time went
 (``cProfile``, cumulative); ``--phases`` the wall time spent in the index's searches
 and reads, a question. The machine is shared: compare checkouts within a run.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import hashlib
+import itertools
 import json
 import pstats
 import random
@@ -70,7 +74,8 @@ def _worker(code: Path, data: Path, questions: list[str], profile: bool, phases:
         quotes.append([(x.article_id, x.start) for x in result.answer.quotes])
     digest = hashlib.sha256(json.dumps(quotes).encode()).hexdigest()[:12]
     p95 = sorted(timings)[int(0.95 * len(timings))]
-    print(f"{code}: ask p50 {statistics.median(timings):.2f} ms, p95 {p95:.2f} ms, quotes {digest}")
+    p50 = statistics.median(timings)
+    print(f"{code} on {data}: ask p50 {p50:.2f} ms, p95 {p95:.2f} ms, quotes {digest}")
     if profile:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
     for name, seconds in sorted(spent.items(), key=lambda item: -item[1]):
@@ -106,7 +111,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--data", type=Path, required=True, help="a kept archive's data folder")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        required=True,
+        help="a kept archive's data folder (repeat to alternate several)",
+    )
     parser.add_argument(
         "--code", type=Path, action="append", help="a checkout to run (default: this one)"
     )
@@ -118,15 +129,16 @@ def main() -> None:
     )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if not (args.data / "index" / "CURRENT").exists():
-        sys.exit(f"{args.data}: no published index; build one with bench/scale.py --keep")
+    for data in args.data:
+        if not (data / "index" / "CURRENT").exists():
+            sys.exit(f"{data}: no published index; build one with bench/scale.py --keep")
     if args.worker:
         sys.path.insert(0, str(args.worker))  # that checkout's modules, before any import
-        _worker(args.worker, args.data, _questions(args.questions), args.profile, args.phases)
+        _worker(args.worker, args.data[0], _questions(args.questions), args.profile, args.phases)
         return
     for _ in range(args.rounds):
-        for code in args.code or [HERE.parent]:
-            command = [sys.executable, __file__, "--data", str(args.data)]
+        for code, data in itertools.product(args.code or [HERE.parent], args.data):
+            command = [sys.executable, __file__, "--data", str(data)]
             command += ["--questions", str(args.questions), "--worker", str(code.resolve())]
             flags = [f for f, on in (("--profile", args.profile), ("--phases", args.phases)) if on]
             subprocess.run([*command, *flags], check=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from embeddings.sparse import K1, U16_MAX, B
+from embeddings.sparse import K1, B
 
 _K1 = np.float32(K1)
 _B = np.float32(B)
@@ -125,6 +125,7 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
     first_blocks,
     growth,
     floor,
+    saturated,
 ):
     """The best ``k`` (row, score) pairs with a positive score, unordered, leaving out
     rows that score below ``floor`` when that spares scoring them.
@@ -135,7 +136,8 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
     sort); a round ends the search when no block left can reach the k-th best score.
     ``floor`` (0 for none) is a score that k rows elsewhere reach (other segments of the
     archive, searched first): blocks whose bound is below it are never scored, so every
-    row scoring ``floor`` or more is still found.
+    row scoring ``floor`` or more is still found. A block entry's ``max_tf`` of
+    ``saturated`` or more (the largest its dtype holds) bounds the term's weight by 1.
     """
     n_rows = lengths.shape[0]
     n_terms = weights.shape[0]
@@ -148,7 +150,7 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
         for e in range(ent_ptr[t], ent_ptr[t + 1]):
             start[e] = p
             p += count[e]
-            if max_tf[e] == U16_MAX:
+            if max_tf[e] >= saturated:
                 bound[block[e]] += w
             else:
                 tf = np.float64(max_tf[e])

@@ -72,6 +72,7 @@ def top_k(
         FIRST_BLOCKS,
         GROWTH,
         float(floor),
+        int(np.iinfo(runs.max_tf.dtype).max),
     )
     return best_first(rows, scores, k)
 

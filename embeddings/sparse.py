@@ -29,7 +29,13 @@ import numpy as np
 import scipy.sparse as sp
 import Stemmer
 
-from embeddings.columns import PREFETCH_MIN_ROWS, SliceReader, load_array, save_array
+from embeddings.columns import (
+    PREFETCH_MIN_ROWS,
+    SliceReader,
+    array_dtype,
+    load_array,
+    save_array,
+)
 from embeddings.errors import IndexIntegrityError
 from embeddings.stopwords import STOPWORDS_EN
 
@@ -52,6 +58,12 @@ BLOCK_ROWS = 32
 # Term runs kept per postings list (see ``Postings.runs``).
 RECENT_RUNS = 4
 U16_MAX = np.iinfo(np.uint16).max
+# Term frequencies are kept in a byte, saturated at TF_MAX: a row holding a term more often
+# scores as if it held it TF_MAX times (tf / (tf + k1 · norm) is then within 0.3 % of 1
+# whatever the row's length up to a few hundred tokens). With a block's postings counted
+# in a byte too, a posting is 5 bytes and a block entry 8, not 8 and 10: a question at 10M
+# sentences read 28 MB of postings and entries (bench/scale.py's questions; one-off probe).
+TF_MAX = np.iinfo(np.uint8).max
 
 
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
@@ -101,7 +113,7 @@ class Postings:
     terms: list[str]
     indptr: np.ndarray  # int64, len(terms) + 1
     rows: np.ndarray  # int32, term-major
-    tfs: np.ndarray  # int32
+    tfs: np.ndarray  # uint8, saturated at TF_MAX (int32 in segments written before)
     lengths: np.ndarray  # int32, tokens per row
     blocks: Blocks = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
     # Of a saved segment: ``rows`` and ``tfs`` read with pread (see ``runs``).
@@ -156,7 +168,7 @@ class Postings:
             [vocab[i] for i in order],
             by_term.indptr.astype(np.int64),
             by_term.indices.astype(np.int32),
-            by_term.data.astype(np.int32),
+            np.minimum(by_term.data, TF_MAX).astype(np.uint8),
             lengths,
         )
 
@@ -283,6 +295,23 @@ class Postings:
         """Whether ``folder`` holds block-max metadata of this block size for ``name``."""
         return Blocks.saved_rows(folder, f"{name}.blocks") == BLOCK_ROWS
 
+    @staticmethod
+    def has_byte_counts(folder: Path, name: str) -> bool:
+        """Whether ``folder``'s postings ``name`` keep frequencies and block counts in bytes
+        (segments written before 2026-11-28 kept them in 4 and 2); ``save_byte_counts``
+        writes them so."""
+        return all(array_dtype(folder, f"{name}.{a}") == np.uint8 for a in BYTE_COUNTED)
+
+    def save_byte_counts(self, folder: Path, name: str) -> None:
+        """Write only the arrays ``has_byte_counts`` checks, in bytes (saturated)."""
+        save_array(folder, f"{name}.tfs", np.minimum(self.tfs, TF_MAX).astype(np.uint8))
+        save_array(folder, f"{name}.blocks.count", self.blocks.count.astype(np.uint8))
+        save_array(
+            folder,
+            f"{name}.blocks.max_tf",
+            np.minimum(self.blocks.max_tf, TF_MAX).astype(np.uint8),
+        )
+
 
 def idf(n_rows: int, df: int) -> float:
     """Lucene's BM25 idf."""
@@ -306,8 +335,8 @@ class Blocks:
     rows: int  # rows per block
     indptr: np.ndarray  # int64, len(terms) + 1: each term's entries below
     block: np.ndarray  # int32
-    count: np.ndarray  # uint16: the term's postings in the block (≤ rows)
-    max_tf: np.ndarray  # uint16, saturated (a saturated value bounds the weight by 1)
+    count: np.ndarray  # uint8: the term's postings in the block (≤ rows); uint16 before
+    max_tf: np.ndarray  # uint8 (uint16 before), saturated: that value bounds the weight by 1
     min_length: np.ndarray  # uint16, saturated (a smaller length only loosens the bound)
     # Of a saved segment: the four arrays above read with pread (see ``Postings.runs``).
     readers: dict[str, SliceReader] | None = field(default=None, repr=False, compare=False)
@@ -327,6 +356,8 @@ class Blocks:
         """The metadata of a term-major postings list (rows ascending within a term)."""
         indptr = np.asarray(indptr, dtype=np.int64)
         n_terms = len(indptr) - 1
+        # A block's count of postings fits a byte at BLOCK_ROWS (tests try larger blocks).
+        counted = np.uint8 if block_rows <= np.iinfo(np.uint8).max else np.uint16
         parts: list[tuple[np.ndarray, ...]] = []
         entries = [0]  # where each term's entries end, numbered across chunks
         t = offset = 0
@@ -349,8 +380,8 @@ class Blocks:
             parts.append(
                 (
                     blk[first].astype(np.int32),
-                    np.diff(np.append(first, hi - lo)).astype(np.uint16),
-                    np.minimum(tf, U16_MAX).astype(np.uint16),
+                    np.diff(np.append(first, hi - lo)).astype(counted),
+                    np.minimum(tf, TF_MAX).astype(np.uint8),
                     np.minimum(length, U16_MAX).astype(np.uint16),
                 )
             )
@@ -360,7 +391,7 @@ class Blocks:
             t = end
         block, count, max_tf, min_length = (
             np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, kind)
-            for i, kind in enumerate((np.int32, np.uint16, np.uint16, np.uint16))
+            for i, kind in enumerate((np.int32, counted, np.uint8, np.uint16))
         )
         return cls(block_rows, np.array(entries, dtype=np.int64), block, count, max_tf, min_length)
 
@@ -410,6 +441,8 @@ class Blocks:
 
 
 BLOCK_ARRAYS = ("block", "count", "max_tf", "min_length")
+# The postings' arrays kept in bytes since 2026-11-28 (``Postings.has_byte_counts``).
+BYTE_COUNTED = ("tfs", "blocks.count", "blocks.max_tf")
 
 
 @dataclass(frozen=True)

@@ -210,3 +210,28 @@ def test_a_saved_segment_reads_its_terms_runs_without_mapping_them(tmp_path: Pat
         assert np.array_equal(
             scores_of(loaded, weights, 5.0, everyone), scores_of(postings, weights, 5.0, everyone)
         )
+
+
+def test_a_frequency_above_a_byte_saturates_alike_in_search_and_scores(tmp_path: Path) -> None:
+    texts = [*_corpus(300, seed=4), " ".join(["word3"] * 300 + ["word8"] * 20)]
+    postings = Postings.build(texts)
+    postings.save(tmp_path, "s")
+    assert Postings.has_byte_counts(tmp_path, "s")
+    loaded = Postings.load(tmp_path, "s")
+    col = loaded.column(tokenize(["word3"])[0][0])
+    assert col is not None
+    tfs = np.asarray(loaded.tfs[loaded.indptr[col] : loaded.indptr[col + 1]])
+    assert tfs.dtype == np.uint8 and tfs.max() == sparse.TF_MAX
+    weights = _weights(loaded, tokenize(["word3 word8"])[0])
+    avg = float(np.mean(loaded.lengths))
+    rows, scores = top_k(loaded, weights, avg, 5)
+    assert rows[0] == len(texts) - 1  # the row holding word3 300 times comes first
+    assert np.array_equal(scores_of(loaded, weights, avg, rows), scores)
+    length = np.array([loaded.lengths[-1]])
+    expected = sum(
+        np.float32(w) * sparse.term_weights(np.array([tf]), length, avg)[0]
+        for (_, w), tf in zip(weights, (sparse.TF_MAX, 20), strict=True)
+    )
+    assert scores[0] == pytest.approx(expected, rel=1e-6)
+    # The bound of the saturated block lets the search find it with a floor just below it.
+    assert top_k(loaded, weights, avg, 1, floor=float(scores[0]) * 0.999)[0].tolist() == [rows[0]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import faiss
@@ -15,6 +16,7 @@ from corpus.article import Article
 from embeddings import segment as segment_module
 from embeddings.encoder import Encoder, file_sha256
 from embeddings.reader import Reader
+from embeddings.segment import Segment
 from embeddings.snapshots import POINTER
 from service.ops.engine import Engine
 from service.settings import Settings
@@ -115,8 +117,29 @@ def _without_blocks(segment: Path) -> None:
     (segment / "segment.json").write_text(json.dumps(meta))
 
 
-def test_segments_without_block_max_metadata_are_written_again_on_start(
-    tmp_path: Path, encoder: Encoder, reranker: Reader, caplog: pytest.LogCaptureFixture
+def _with_wide_counts(segment: Path) -> None:
+    """What releases before 2026-11-28 wrote: frequencies in int32, block counts and
+    highest frequencies in uint16."""
+    meta = json.loads((segment / "segment.json").read_text())
+    for level in ("sentences", "passages"):
+        for name, dtype in (
+            ("tfs", np.int32),
+            ("blocks.count", np.uint16),
+            ("blocks.max_tf", np.uint16),
+        ):
+            path = segment / f"{level}.bm25.{name}.npy"
+            np.save(path, np.load(path).astype(dtype))
+            meta["files"][path.name] = file_sha256(path)
+    (segment / "segment.json").write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("older", [_without_blocks, _with_wide_counts])
+def test_segments_an_older_release_wrote_are_written_again_on_start(
+    tmp_path: Path,
+    encoder: Encoder,
+    reranker: Reader,
+    caplog: pytest.LogCaptureFixture,
+    older: Callable[[Path], None],
 ) -> None:
     data = tmp_path / "data"
     first = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
@@ -137,7 +160,8 @@ def test_segments_without_block_max_metadata_are_written_again_on_start(
     old = [data / "index" / "segments" / s.name for s in before.segments]
     assert len(old) == 2
     for folder in old:
-        _without_blocks(folder)
+        older(folder)
+    assert all(Segment.outdated(folder) for folder in old)
 
     engine = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
     with caplog.at_level(logging.INFO):
@@ -152,6 +176,10 @@ def test_segments_without_block_max_metadata_are_written_again_on_start(
         new = data / "index" / "segments" / segment.name
         assert segment.name != folder.name
         assert (new / "sentences.bm25.blocks.json").exists()
+        assert not Segment.outdated(new)
+        for level in ("sentences", "passages"):
+            assert np.load(new / f"{level}.bm25.tfs.npy").dtype == np.uint8
+            assert np.load(new / f"{level}.bm25.blocks.max_tf.npy").dtype == np.uint8
         # Linked, not copied: the vectors are the same file.
         assert (new / "sentences.vectors.npy").stat().st_ino == (
             folder / "sentences.vectors.npy"
