@@ -106,15 +106,51 @@ def _seek(block, lo, hi, b):  # type: ignore[no-untyped-def]
 
 
 @njit(nogil=True, cache=True)
+def entry_starts(count):  # type: ignore[no-untyped-def]
+    """Where each block entry's postings start: the counts before it summed (runs of terms
+    one after another hold exactly their entries' counts)."""
+    out = np.empty(count.shape[0], np.int64)
+    p = 0
+    for e in range(count.shape[0]):
+        out[e] = p
+        p += count[e]
+    return out
+
+
+@njit(nogil=True, cache=True)
+def find_postings(block, count, packed, start, lo, hi, rows, shift):  # type: ignore[no-untyped-def]
+    """Where each of ``rows`` is among the postings of the block entries ``lo:hi`` (one
+    term's), or -1: its block's entry found by bisection, then its place in the block."""
+    out = np.full(rows.shape[0], -1, np.int64)
+    mask = (1 << shift) - 1
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        b = r >> shift
+        a, z = lo, hi
+        while a < z:
+            m = (a + z) // 2
+            if block[m] < b:
+                a = m + 1
+            else:
+                z = m
+        if a < hi and block[a] == b:
+            want = r & mask
+            for p in range(start[a], start[a] + count[a]):
+                if packed[p] & mask == want:
+                    out[i] = p
+                    break
+    return out
+
+
+@njit(nogil=True, cache=True)
 def top_k_blocks(  # type: ignore[no-untyped-def]
-    rows,
-    tfs,
+    packed,
+    start,
     lengths,
     block,
     count,
     max_tf,
     min_length,
-    post_ptr,
     ent_ptr,
     weights,
     avg,
@@ -130,8 +166,10 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
     """The best ``k`` (row, score) pairs with a positive score, unordered, leaving out
     rows that score below ``floor`` when that spares scoring them.
 
-    Term t (idf ``weights[t]``, float32) has block entries ``ent_ptr[t]:ent_ptr[t + 1]``
-    and postings ``post_ptr[t]:post_ptr[t + 1]``. ``allowed`` is a row mask, or empty for every row.
+    Term t (idf ``weights[t]``, float32) has block entries ``ent_ptr[t]:ent_ptr[t + 1]``,
+    entry e's postings ``packed[start[e]:start[e] + count[e]]`` (``sparse.pack``: a
+    posting's frequency shifted by log2 ``block_rows``, above its row's place in the
+    block). ``allowed`` is a row mask, or empty for every row.
     Blocks are scored in rounds, highest bound first (by a histogram of the bounds, not a
     sort); a round ends the search when no block left can reach the k-th best score.
     ``floor`` (0 for none) is a score that k rows elsewhere reach (other segments of the
@@ -143,13 +181,13 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
     n_terms = weights.shape[0]
     n_blocks = (n_rows + block_rows - 1) // block_rows
     bound = np.zeros(n_blocks)
-    start = np.empty(block.shape[0], np.int64)  # each entry's first posting
+    shift = 0
+    while (1 << shift) < block_rows:
+        shift += 1
+    mask = block_rows - 1
     for t in range(n_terms):
-        p = post_ptr[t]
         w = np.float64(weights[t])
         for e in range(ent_ptr[t], ent_ptr[t + 1]):
-            start[e] = p
-            p += count[e]
             if max_tf[e] >= saturated:
                 bound[block[e]] += w
             else:
@@ -233,11 +271,13 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
                     break
                 if block[e] != b:
                     continue
-                base = i * block_rows - b * block_rows
+                base = i * block_rows
+                first = b * block_rows
                 for p in range(start[e], start[e] + count[e]):
-                    r = rows[p]
-                    s = _score32(weights[t], tfs[p], lengths[r], avg32)
-                    sums[base + r] += np.float64(s)
+                    v = packed[p]
+                    q = v & mask
+                    s = _score32(weights[t], v >> shift, lengths[first + q], avg32)
+                    sums[base + q] += np.float64(s)
         for i in range(m):
             for q in range(block_rows):
                 v = sums[i * block_rows + q]

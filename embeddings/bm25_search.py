@@ -19,9 +19,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from embeddings.bm25_kernel import top_k_blocks
+from embeddings.bm25_kernel import find_postings, top_k_blocks
 from embeddings.segment import best_first, no_rows
-from embeddings.sparse import Postings, TermRuns, term_weights
+from embeddings.sparse import Postings, TermRuns, block_shift, term_weights
 
 # Blocks scored in the first round; each further round takes GROWTH times as many.
 FIRST_BLOCKS = 256
@@ -54,14 +54,13 @@ def top_k(
         return no_rows()
     runs = postings.runs([c for c, _ in held])
     rows, scores = top_k_blocks(
-        runs.rows,
-        runs.tfs,
+        runs.packed,
+        runs.start,
         postings.lengths,
         runs.block,
         runs.count,
         runs.max_tf,
         runs.min_length,
-        runs.post_ptr,
         runs.ent_ptr,
         np.array([w for _, w in held], dtype=np.float32),
         float(avg_length),
@@ -122,10 +121,12 @@ def scores_of(
         return total.astype(np.float32)
     runs = postings.runs([c for c, _ in held])
     lengths = postings.lengths[rows]
+    shift = block_shift(runs.block_rows)
     for t, (_, weight) in enumerate(held):
-        at, found = _look_up(runs, t, rows)
+        at = _look_up(runs, t, rows)
+        found = at >= 0
         if found.any():
-            tfs = runs.tfs[runs.post_ptr[t] : runs.post_ptr[t + 1]][at[found]]
+            tfs = runs.packed[at[found]] >> shift
             # float32 idf times float32 weights: the bits the compiled search computes
             total[found] += np.float32(weight) * term_weights(tfs, lengths[found], avg_length)
     return total.astype(np.float32)
@@ -141,18 +142,23 @@ def held_by(postings: Postings, terms: Sequence[str], rows: np.ndarray) -> np.nd
         return out
     runs = postings.runs([c for _, c in held])
     for t, (j, _) in enumerate(held):
-        out[:, j] = _look_up(runs, t, rows)[1]
+        out[:, j] = _look_up(runs, t, rows) >= 0
     return out
 
 
-def _look_up(runs: TermRuns, t: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where each of ``rows`` (ascending or not) is among term ``t``'s postings in ``runs``,
-    and whether it is there at all."""
-    have = runs.rows[runs.post_ptr[t] : runs.post_ptr[t + 1]]
-    at = np.searchsorted(have, rows)
-    found = at < len(have)
-    found[found] = have[at[found]] == rows[found]
-    return at, found
+def _look_up(runs: TermRuns, t: int, rows: np.ndarray) -> np.ndarray:
+    """Where each of ``rows`` (int64, in any order) is among ``runs.packed`` as a posting of
+    term ``t``, or -1 where the term is not in that row."""
+    return find_postings(
+        runs.block,
+        runs.count,
+        runs.packed,
+        runs.start,
+        int(runs.ent_ptr[t]),
+        int(runs.ent_ptr[t + 1]),
+        rows,
+        block_shift(runs.block_rows),
+    )
 
 
 def warm() -> None:

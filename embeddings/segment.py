@@ -35,7 +35,7 @@ from embeddings.columns import (
     save_array,
 )
 from embeddings.errors import IndexIntegrityError
-from embeddings.sparse import BYTE_COUNTED, Postings
+from embeddings.sparse import PACKED_FILES, UNPACKED_FILES, Postings
 
 log = logging.getLogger(__name__)
 
@@ -455,8 +455,8 @@ class Segment:
     def save_upgrade(self, source: Path, folder: Path) -> list[str]:
         """Write into ``folder`` what an upgrade of this segment (saved in ``source``)
         writes again (``rewritten_by_upgrade``): its postings' block-max metadata when
-        ``source`` lacks it (loading computed it in memory), their frequencies and block
-        counts in bytes when ``source`` keeps them wider, and the ANN index of each level
+        ``source`` lacks it (loading computed it in memory), their packed postings when
+        ``source`` keeps them unpacked (loading packed them), and the ANN index of each level
         whose index is of an older kind (built again on the same lists, from the same
         vectors; the index loaded with the segment gives the lists, or the file when it was
         not loaded). Returns what was upgraded, for the log."""
@@ -465,10 +465,10 @@ class Segment:
             self.sentence_postings.save_blocks(folder, "sentences.bm25")
             self.passage_postings.save_blocks(folder, "passages.bm25")
             done.append("block-max metadata")
-        if not Segment.has_byte_counts(source):
-            self.sentence_postings.save_byte_counts(folder, "sentences.bm25")
-            self.passage_postings.save_byte_counts(folder, "passages.bm25")
-            done.append("postings' counts in bytes")
+        if not Segment.has_packed(source):
+            self.sentence_postings.save_packed(folder, "sentences.bm25")
+            self.passage_postings.save_packed(folder, "passages.bm25")
+            done.append("packed postings")
         for level in LEVELS:
             if Dense.has_older_ann(source, level):
                 dense = self.dense(level)
@@ -481,17 +481,18 @@ class Segment:
 
     @staticmethod
     def rewritten_by_upgrade(source: Path, file: str) -> bool:
-        """Whether ``save_upgrade`` writes (or replaces) this file of the segment saved in
-        ``source``: an older ANN index, block-max files unless ``source`` holds them at
-        this block size, and the postings' counts unless ``source`` keeps them in bytes
-        (files not rewritten are kept, so no file is written through a hard link)."""
+        """Whether ``save_upgrade`` writes (or replaces) this file, or leaves it out, for
+        the segment saved in ``source``: an older ANN index, block-max
+        files unless ``source`` holds them at this block size, and unless ``source``'s
+        postings are packed, their unpacked files (left out) and what packing writes (files
+        not rewritten are kept, so no file is written through a hard link)."""
         if file.endswith(f".{OLDER_ANN_SUFFIX}"):
             return True
         if ".blocks." in file and not Segment.has_saved_blocks(source):
             return True
         return file in {
-            f"{lv}.bm25.{a}.npy" for lv in LEVELS for a in BYTE_COUNTED
-        } and not Segment.has_byte_counts(source)
+            f"{lv}.bm25.{a}.npy" for lv in LEVELS for a in PACKED_FILES + UNPACKED_FILES
+        } and not Segment.has_packed(source)
 
     @staticmethod
     def has_saved_blocks(folder: Path) -> bool:
@@ -499,16 +500,16 @@ class Segment:
         return all(Postings.has_saved_blocks(folder, f"{lv}.bm25") for lv in LEVELS)
 
     @staticmethod
-    def has_byte_counts(folder: Path) -> bool:
-        """Whether the segment in ``folder`` keeps its postings' counts in bytes."""
-        return all(Postings.has_byte_counts(folder, f"{lv}.bm25") for lv in LEVELS)
+    def has_packed(folder: Path) -> bool:
+        """Whether the segment in ``folder`` keeps its postings packed."""
+        return all(Postings.has_packed(folder, f"{lv}.bm25") for lv in LEVELS)
 
     @staticmethod
     def outdated(folder: Path) -> bool:
         """Whether an older version wrote the segment in ``folder`` (``save_upgrade``)."""
         return (
             not Segment.has_saved_blocks(folder)
-            or not Segment.has_byte_counts(folder)
+            or not Segment.has_packed(folder)
             or any(Dense.has_older_ann(folder, lv) for lv in LEVELS)
         )
 

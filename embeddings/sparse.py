@@ -60,9 +60,11 @@ RECENT_RUNS = 4
 U16_MAX = np.iinfo(np.uint16).max
 # Term frequencies are kept in a byte, saturated at TF_MAX: a row holding a term more often
 # scores as if it held it TF_MAX times (tf / (tf + k1 · norm) is then within 0.3 % of 1
-# whatever the row's length up to a few hundred tokens). With a block's postings counted
-# in a byte too, a posting is 5 bytes and a block entry 8, not 8 and 10: a question at 10M
-# sentences read 28 MB of postings and entries (bench/scale.py's questions; one-off probe).
+# whatever the row's length up to a few hundred tokens). A posting is packed into two bytes
+# (``pack``): its frequency, and its row's place in its block (the block entry names the
+# block); a block entry is 8 bytes (its count and highest frequency in a byte each). A
+# question at 10M sentences read 28 MB of postings and entries when a posting was 8 bytes
+# (row and frequency in int32) and an entry 10 (bench/scale.py's questions; one-off probe).
 TF_MAX = np.iinfo(np.uint8).max
 
 
@@ -108,15 +110,19 @@ def bm25s_tokenize(texts: Sequence[str]) -> list[list[str]]:
 
 @dataclass(frozen=True)
 class Postings:
-    """The inverted index of one segment level: term → (rows, term frequencies)."""
+    """The inverted index of one segment level: term → (rows, term frequencies).
+
+    A term's postings are in row order, their blocks in ``blocks``; each posting is packed
+    (``pack``): its frequency and its row's place in its block. ``of_rows`` makes one from
+    rows and frequencies; ``rows`` and ``tfs`` unpack them all (for merges and checks).
+    """
 
     terms: list[str]
     indptr: np.ndarray  # int64, len(terms) + 1
-    rows: np.ndarray  # int32, term-major
-    tfs: np.ndarray  # uint8, saturated at TF_MAX (int32 in segments written before)
+    packed: np.ndarray  # uint16 (uint32 for blocks over 256 rows), term-major
     lengths: np.ndarray  # int32, tokens per row
-    blocks: Blocks = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
-    # Of a saved segment: ``rows`` and ``tfs`` read with pread (see ``runs``).
+    blocks: Blocks = field(repr=False, compare=False)
+    # Of a saved segment: ``packed`` read with pread (see ``runs``).
     readers: dict[str, SliceReader] | None = field(default=None, repr=False, compare=False)
     _term: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
     # The last few ``runs`` read: a question's top-k search and its candidates' scores read
@@ -130,10 +136,36 @@ class Postings:
 
     def __post_init__(self) -> None:
         self._term.update((t, i) for i, t in enumerate(self.terms))
-        if self.blocks is None:
-            object.__setattr__(
-                self, "blocks", Blocks.of(self.indptr, self.rows, self.tfs, self.lengths)
-            )
+
+    @classmethod
+    def of_rows(
+        cls,
+        terms: list[str],
+        indptr: np.ndarray,
+        rows: np.ndarray,
+        tfs: np.ndarray,
+        lengths: np.ndarray,
+        block_rows: int = BLOCK_ROWS,
+        blocks: Blocks | None = None,
+    ) -> Postings:
+        """Postings of term-major ``rows`` (ascending within a term) and their frequencies
+        (saturated at TF_MAX), with ``blocks`` (computed when not given) of ``block_rows``."""
+        tfs = np.minimum(tfs, TF_MAX).astype(np.uint8)
+        if blocks is None:
+            blocks = Blocks.of(indptr, rows, tfs, lengths, block_rows)
+        return cls(terms, indptr, pack(rows, tfs, blocks.rows), lengths, blocks)
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Every posting's row (int64, term-major), unpacked."""
+        b = self.blocks
+        firsts = np.repeat(np.asarray(b.block, dtype=np.int64) * b.rows, np.asarray(b.count))
+        return firsts + (np.asarray(self.packed) & (b.rows - 1))
+
+    @property
+    def tfs(self) -> np.ndarray:
+        """Every posting's frequency (term-major), unpacked."""
+        return (np.asarray(self.packed) >> block_shift(self.blocks.rows)).astype(np.uint8)
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> Postings:
@@ -164,11 +196,11 @@ class Postings:
         by_term = matrix.tocsc()[:, order].tocsc() if vocab else sp.csc_matrix(matrix.shape)
         by_term.sort_indices()
         lengths = np.asarray(matrix.sum(axis=1)).ravel().astype(np.int32)
-        return cls(
+        return cls.of_rows(
             [vocab[i] for i in order],
             by_term.indptr.astype(np.int64),
             by_term.indices.astype(np.int32),
-            np.minimum(by_term.data, TF_MAX).astype(np.uint8),
+            by_term.data,
             lengths,
         )
 
@@ -219,7 +251,8 @@ class Postings:
     def runs(self, cols: Sequence[int]) -> TermRuns:
         """The postings and block entries of the terms at ``cols``, each term's one run.
 
-        A saved segment's are read with ``pread``, not through its mapping: touching a
+        A saved segment's are read with ``pread`` (packed postings, block entries), not
+        through its mapping: touching a
         mapped file maps the page cache's large folios around each touch, and a server
         answering varied questions would soon hold every segment's postings in its RSS.
         """
@@ -236,8 +269,8 @@ class Postings:
             _prefetch(self.readers, lo, hi)
             _prefetch(blocks.readers, e_lo, e_hi)
         runs = TermRuns(
-            _read(self.rows, self.readers, "rows", lo, hi),
-            _read(self.tfs, self.readers, "tfs", lo, hi),
+            blocks.rows,
+            _read(self.packed, self.readers, "packed", lo, hi),
             _read(blocks.block, blocks.readers, "block", e_lo, e_hi),
             _read(blocks.count, blocks.readers, "count", e_lo, e_hi),
             _read(blocks.max_tf, blocks.readers, "max_tf", e_lo, e_hi),
@@ -259,8 +292,7 @@ class Postings:
     def save(self, folder: Path, name: str) -> None:
         """Write the arrays as ``.npy`` and the terms as JSON."""
         save_array(folder, f"{name}.indptr", self.indptr)
-        save_array(folder, f"{name}.rows", self.rows)
-        save_array(folder, f"{name}.tfs", self.tfs)
+        save_array(folder, f"{name}.packed", self.packed)
         save_array(folder, f"{name}.lengths", self.lengths)
         (folder / f"{name}.terms.json").write_text(json.dumps(self.terms), encoding="utf-8")
         self.save_blocks(folder, name)
@@ -279,16 +311,20 @@ class Postings:
         except (OSError, ValueError) as exc:
             raise IndexIntegrityError(f"{folder}: unreadable BM25 terms ({exc})") from exc
         indptr = load_array(folder, f"{name}.indptr")
-        rows = load_array(folder, f"{name}.rows")
-        if len(indptr) != len(terms) + 1 or int(indptr[-1]) != len(rows):
+        older = not (folder / f"{name}.packed.npy").exists()
+        # Before 2026-11-28 a segment kept rows and frequencies apart (int32 each).
+        main = load_array(folder, f"{name}.rows" if older else f"{name}.packed")
+        if len(indptr) != len(terms) + 1 or int(indptr[-1]) != len(main):
             raise IndexIntegrityError(f"{folder}: BM25 postings {name} are inconsistent")
-        tfs = load_array(folder, f"{name}.tfs")
         lengths = load_array(folder, f"{name}.lengths")
         blocks = Blocks.load(folder, f"{name}.blocks", len(terms))
+        if older:  # packed in memory until an upgrade writes them (``save_packed``)
+            tfs = load_array(folder, f"{name}.tfs")
+            return cls.of_rows(terms, indptr, main, tfs, lengths, blocks=blocks)
         if blocks is None:
-            blocks = Blocks.of(indptr, rows, tfs, lengths)
-        readers = {a: SliceReader(folder / f"{name}.{a}.npy") for a in ("rows", "tfs")}
-        return cls(terms, indptr, rows, tfs, lengths, blocks, readers)
+            raise IndexIntegrityError(f"{folder}: packed postings {name} without their blocks")
+        readers = {"packed": SliceReader(folder / f"{name}.packed.npy")}
+        return cls(terms, indptr, main, lengths, blocks, readers)
 
     @staticmethod
     def has_saved_blocks(folder: Path, name: str) -> bool:
@@ -296,15 +332,17 @@ class Postings:
         return Blocks.saved_rows(folder, f"{name}.blocks") == BLOCK_ROWS
 
     @staticmethod
-    def has_byte_counts(folder: Path, name: str) -> bool:
-        """Whether ``folder``'s postings ``name`` keep frequencies and block counts in bytes
-        (segments written before 2026-11-28 kept them in 4 and 2); ``save_byte_counts``
-        writes them so."""
-        return all(array_dtype(folder, f"{name}.{a}") == np.uint8 for a in BYTE_COUNTED)
+    def has_packed(folder: Path, name: str) -> bool:
+        """Whether ``folder``'s postings ``name`` are packed, their block counts and highest
+        frequencies in bytes (segments written before 2026-11-28 kept rows and frequencies
+        in int32 and those in uint16); ``save_packed`` writes them so."""
+        return all((folder / f"{name}.{a}.npy").exists() for a in PACKED_FILES) and all(
+            array_dtype(folder, f"{name}.{a}") == np.uint8 for a in PACKED_FILES[1:]
+        )
 
-    def save_byte_counts(self, folder: Path, name: str) -> None:
-        """Write only the arrays ``has_byte_counts`` checks, in bytes (saturated)."""
-        save_array(folder, f"{name}.tfs", np.minimum(self.tfs, TF_MAX).astype(np.uint8))
+    def save_packed(self, folder: Path, name: str) -> None:
+        """Write only the files ``has_packed`` checks (``PACKED_FILES``)."""
+        save_array(folder, f"{name}.packed", self.packed)
         save_array(folder, f"{name}.blocks.count", self.blocks.count.astype(np.uint8))
         save_array(
             folder,
@@ -441,22 +479,63 @@ class Blocks:
 
 
 BLOCK_ARRAYS = ("block", "count", "max_tf", "min_length")
-# The postings' arrays kept in bytes since 2026-11-28 (``Postings.has_byte_counts``).
-BYTE_COUNTED = ("tfs", "blocks.count", "blocks.max_tf")
+# What ``Postings.save_packed`` writes (since 2026-11-28), and the files it replaces.
+PACKED_FILES = ("packed", "blocks.count", "blocks.max_tf")
+UNPACKED_FILES = ("rows", "tfs")
+
+
+def block_shift(block_rows: int) -> int:
+    """log2 of ``block_rows``, a power of two (a packed posting's frequency is shifted by
+    it)."""
+    if block_rows < 1 or block_rows & (block_rows - 1):
+        raise ValueError(f"blocks of {block_rows} rows: not a power of two")
+    return block_rows.bit_length() - 1
+
+
+def pack(rows: np.ndarray, tfs: np.ndarray, block_rows: int) -> np.ndarray:
+    """Each posting as ``tf << block_shift(block_rows) | row % block_rows``: uint16 for
+    blocks of up to 256 rows (frequencies are at most TF_MAX), uint32 above."""
+    shift = block_shift(block_rows)
+    kind = np.dtype(np.uint16 if block_rows <= 256 else np.uint32)
+    places = np.asarray(rows) & (block_rows - 1)
+    packed: np.ndarray = np.left_shift(np.asarray(tfs).astype(kind), shift, dtype=kind)
+    packed |= places.astype(kind)
+    return packed
 
 
 @dataclass(frozen=True)
 class TermRuns:
     """Some terms' postings and block entries, each term's one run, runs concatenated."""
 
-    rows: np.ndarray
-    tfs: np.ndarray
+    block_rows: int
+    packed: np.ndarray  # see ``pack``
     block: np.ndarray
     count: np.ndarray
     max_tf: np.ndarray
     min_length: np.ndarray
-    post_ptr: np.ndarray  # int64, terms + 1: term t's postings are rows[post_ptr[t]:post_ptr[t+1]]
+    post_ptr: np.ndarray  # int64, terms + 1: term t's are packed[post_ptr[t]:post_ptr[t+1]]
     ent_ptr: np.ndarray  # int64, terms + 1: its entries in block, count, max_tf, min_length
+
+    @cached_property
+    def start(self) -> np.ndarray:
+        """Each block entry's first posting in ``packed`` (the runs' counts summed)."""
+        from embeddings.bm25_kernel import entry_starts  # the kernel imports this module
+
+        return entry_starts(self.count)
+
+    def rows(self, t: int) -> np.ndarray:
+        """Term ``t``'s rows, unpacked (int64)."""
+        lo, hi = self.ent_ptr[t], self.ent_ptr[t + 1]
+        blocks = np.asarray(self.block[lo:hi], dtype=np.int64) * self.block_rows
+        firsts = np.repeat(blocks, np.asarray(self.count[lo:hi]))
+        return firsts + (
+            self.packed[self.post_ptr[t] : self.post_ptr[t + 1]] & (self.block_rows - 1)
+        )
+
+    def tfs(self, t: int) -> np.ndarray:
+        """Term ``t``'s frequencies, unpacked."""
+        run = self.packed[self.post_ptr[t] : self.post_ptr[t + 1]]
+        return (run >> block_shift(self.block_rows)).astype(np.uint8)
 
 
 def _offsets(sizes: np.ndarray) -> np.ndarray:

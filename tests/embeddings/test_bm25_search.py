@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +30,8 @@ def _corpus(n: int, seed: int) -> list[str]:
 
 
 def _with_blocks(postings: Postings, rows: int) -> Postings:
-    blocks = Blocks.of(postings.indptr, postings.rows, postings.tfs, postings.lengths, rows)
-    return dataclasses.replace(postings, blocks=blocks)
+    p = postings
+    return Postings.of_rows(p.terms, p.indptr, p.rows, p.tfs, p.lengths, rows)
 
 
 def _weights(postings: Postings, terms: list[str]) -> list[tuple[str, float]]:
@@ -146,7 +145,7 @@ def test_each_block_bounds_every_posting_in_it() -> None:
             most = 2.0 * tf / (tf + sparse.K1 * (1 - sparse.B + sparse.B * length / avg))
             bound = dict(zip(blocks.block[lo:hi].tolist(), most.tolist(), strict=True))
             runs = postings.runs([col])
-            rows, tfs = runs.rows, runs.tfs
+            rows, tfs = runs.rows(0), runs.tfs(0)
             exact = 2.0 * sparse.term_weights(tfs, postings.lengths[rows], avg)
             assert int(np.asarray(blocks.count[lo:hi], dtype=np.int64).sum()) == len(rows)
             for row, score in zip(rows.tolist(), exact.tolist(), strict=True):
@@ -165,16 +164,25 @@ def test_blocks_built_in_chunks_equal_blocks_built_at_once(monkeypatch: pytest.M
 def test_saved_blocks_load_and_missing_ones_are_computed(tmp_path: Path) -> None:
     postings = Postings.build(_corpus(800, seed=5))
     postings.save(tmp_path, "s")
-    assert Postings.has_saved_blocks(tmp_path, "s")
+    assert Postings.has_saved_blocks(tmp_path, "s") and Postings.has_packed(tmp_path, "s")
     loaded = Postings.load(tmp_path, "s")
     assert isinstance(loaded.blocks.block, np.ndarray)
     assert np.array_equal(loaded.blocks.block, postings.blocks.block)
-    # A segment written before block-max metadata existed: computed in memory.
-    for path in tmp_path.glob("s.blocks.*"):
+    assert np.array_equal(loaded.rows, postings.rows) and np.array_equal(loaded.tfs, postings.tfs)
+    # Packed postings are never saved without their blocks.
+    (tmp_path / "s.blocks.json").unlink()
+    with pytest.raises(IndexIntegrityError, match="without their blocks"):
+        Postings.load(tmp_path, "s")
+    # A segment written before block-max metadata existed (rows and frequencies unpacked,
+    # in int32): its blocks computed and postings packed in memory.
+    np.save(tmp_path / "s.rows.npy", postings.rows.astype(np.int32))
+    np.save(tmp_path / "s.tfs.npy", postings.tfs.astype(np.int32))
+    for path in [*tmp_path.glob("s.blocks.*"), tmp_path / "s.packed.npy"]:
         path.unlink()
-    assert not Postings.has_saved_blocks(tmp_path, "s")
+    assert not Postings.has_saved_blocks(tmp_path, "s") and not Postings.has_packed(tmp_path, "s")
     again = Postings.load(tmp_path, "s")
     assert np.array_equal(again.blocks.max_tf, postings.blocks.max_tf)
+    assert np.array_equal(again.packed, postings.packed)
     weights = _weights(again, tokenize(["word1 word7 word30"])[0])
     assert (
         top_k(again, weights, 4.0, 10)[0].tolist() == top_k(postings, weights, 4.0, 10)[0].tolist()
@@ -216,7 +224,7 @@ def test_a_frequency_above_a_byte_saturates_alike_in_search_and_scores(tmp_path:
     texts = [*_corpus(300, seed=4), " ".join(["word3"] * 300 + ["word8"] * 20)]
     postings = Postings.build(texts)
     postings.save(tmp_path, "s")
-    assert Postings.has_byte_counts(tmp_path, "s")
+    assert Postings.has_packed(tmp_path, "s")
     loaded = Postings.load(tmp_path, "s")
     col = loaded.column(tokenize(["word3"])[0][0])
     assert col is not None

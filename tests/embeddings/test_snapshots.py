@@ -89,8 +89,8 @@ def test_a_changed_file_is_refused(built: tuple[SearchIndex, Snapshots, VectorCa
 def test_a_missing_file_is_refused(built: tuple[SearchIndex, Snapshots, VectorCache]) -> None:
     index, snaps, _ = built
     snaps.publish(index)
-    (_segment_folder(snaps) / "passages.bm25.rows.npy").unlink()
-    with pytest.raises(IndexIntegrityError, match=r"passages\.bm25\.rows"):
+    (_segment_folder(snaps) / "passages.bm25.packed.npy").unlink()
+    with pytest.raises(IndexIntegrityError, match=r"passages\.bm25\.packed"):
         Snapshots(snaps.root).load_current()
 
 

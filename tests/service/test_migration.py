@@ -18,6 +18,7 @@ from embeddings.encoder import Encoder, file_sha256
 from embeddings.reader import Reader
 from embeddings.segment import Segment
 from embeddings.snapshots import POINTER
+from embeddings.sparse import Postings
 from service.ops.engine import Engine
 from service.settings import Settings
 
@@ -108,8 +109,29 @@ def test_an_index_of_another_encoder_is_embedded_again_on_start_with_one_log_lin
     engine.close()
 
 
+def _unpacked(segment: Path) -> None:
+    """What releases before 2026-11-28 wrote: postings' rows and frequencies in int32
+    files of their own, block counts and highest frequencies in uint16."""
+    meta = json.loads((segment / "segment.json").read_text())
+    for level in ("sentences", "passages"):
+        name = f"{level}.bm25"
+        postings = Postings.load(segment, name)
+        for array, values in (("rows", postings.rows), ("tfs", postings.tfs)):
+            np.save(segment / f"{name}.{array}.npy", values.astype(np.int32))
+        for array in ("blocks.count", "blocks.max_tf"):
+            path = segment / f"{name}.{array}.npy"
+            np.save(path, np.load(path).astype(np.uint16))
+        (segment / f"{name}.packed.npy").unlink()
+        del meta["files"][f"{name}.packed.npy"]
+        for array in ("rows", "tfs", "blocks.count", "blocks.max_tf"):
+            path = segment / f"{name}.{array}.npy"
+            meta["files"][path.name] = file_sha256(path)
+    (segment / "segment.json").write_text(json.dumps(meta))
+
+
 def _without_blocks(segment: Path) -> None:
-    """What the previous release wrote: a segment without block-max metadata."""
+    """What releases before block-max metadata wrote: unpacked postings, no blocks."""
+    _unpacked(segment)
     for path in segment.glob("*.blocks.*"):
         path.unlink()
     meta = json.loads((segment / "segment.json").read_text())
@@ -117,23 +139,7 @@ def _without_blocks(segment: Path) -> None:
     (segment / "segment.json").write_text(json.dumps(meta))
 
 
-def _with_wide_counts(segment: Path) -> None:
-    """What releases before 2026-11-28 wrote: frequencies in int32, block counts and
-    highest frequencies in uint16."""
-    meta = json.loads((segment / "segment.json").read_text())
-    for level in ("sentences", "passages"):
-        for name, dtype in (
-            ("tfs", np.int32),
-            ("blocks.count", np.uint16),
-            ("blocks.max_tf", np.uint16),
-        ):
-            path = segment / f"{level}.bm25.{name}.npy"
-            np.save(path, np.load(path).astype(dtype))
-            meta["files"][path.name] = file_sha256(path)
-    (segment / "segment.json").write_text(json.dumps(meta))
-
-
-@pytest.mark.parametrize("older", [_without_blocks, _with_wide_counts])
+@pytest.mark.parametrize("older", [_without_blocks, _unpacked])
 def test_segments_an_older_release_wrote_are_written_again_on_start(
     tmp_path: Path,
     encoder: Encoder,
@@ -178,8 +184,12 @@ def test_segments_an_older_release_wrote_are_written_again_on_start(
         assert (new / "sentences.bm25.blocks.json").exists()
         assert not Segment.outdated(new)
         for level in ("sentences", "passages"):
-            assert np.load(new / f"{level}.bm25.tfs.npy").dtype == np.uint8
             assert np.load(new / f"{level}.bm25.blocks.max_tf.npy").dtype == np.uint8
+            assert not (new / f"{level}.bm25.rows.npy").exists()
+            assert np.array_equal(
+                Postings.load(new, f"{level}.bm25").rows,
+                Postings.load(folder, f"{level}.bm25").rows,
+            )
         # Linked, not copied: the vectors are the same file.
         assert (new / "sentences.vectors.npy").stat().st_ino == (
             folder / "sentences.vectors.npy"
