@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -64,20 +65,31 @@ def _workers() -> ThreadPoolExecutor:
         return _pool
 
 
-def _drain(parts: Sequence[Callable[[], R]]) -> list[R]:
-    """Each of ``parts``, taken in order by this thread and one worker, each the next as it
-    comes free."""
-    out: list[Any] = [None] * len(parts)
-    taken = iter(range(len(parts)))
+def _drain(plans: Sequence[SearchPlan[Any]]) -> list[Ranked]:
+    """The result of each of ``plans``: their parts, then each plan's finish as soon as its
+    last part is done (before any part left), taken by this thread and one worker, each
+    the next as it comes free."""
+    queue = deque((n, i) for n, plan in enumerate(plans) for i in range(len(plan.parts)))
+    queue.extendleft((n, -1) for n, plan in enumerate(plans) if not plan.parts)
+    left = [len(plan.parts) for plan in plans]
+    found: list[list[Any]] = [[None] * len(plan.parts) for plan in plans]
+    out: list[Any] = [None] * len(plans)
     lock = threading.Lock()
 
     def work() -> None:
         while True:
             with lock:
-                i = next(taken, None)
-            if i is None:
-                return
-            out[i] = parts[i]()
+                if not queue:
+                    return
+                n, i = queue.popleft()
+            if i < 0:  # every part of plan n is done
+                out[n] = plans[n].finish([f for f in found[n] if f is not None])
+                continue
+            found[n][i] = plans[n].parts[i]()
+            with lock:
+                left[n] -= 1
+                if not left[n]:
+                    queue.appendleft((n, -1))
 
     helper = _workers().submit(work)
     try:
@@ -438,30 +450,20 @@ class SearchIndex:
         at most ``OVERLAP_MIN_ROWS`` sentences (a small archive's searches take less than a
         hand-over); otherwise this thread and one worker take the parts in turn, each the
         next as it comes free: a question's dense searches (FAISS) and BM25 searches
-        (compiled, no GIL held) overlap, whichever of them is long for this question. A
+        (compiled, no GIL held) overlap, whichever of them is long for this question, and a
+        plan's finish runs as soon as its parts are done (the dense searches' refinement
+        and exact re-scoring, which read vectors, beside the BM25 parts left). A
         pool over one search's segments at a time, one search after another, did worse on
         this 2-core machine (README, "Archive scale"): the searches are bound by memory, so
         two threads scoring segments of one search gained little, and each search waited
         for its slowest segment.
         """
-        # Segment by segment, the plans' parts in turn, so each thread's share mixes dense
-        # and BM25 searches whichever kind is long for this question.
-        order = [
-            (n, i)
-            for i in range(max((len(p.parts) for p in plans), default=0))
-            for n, plan in enumerate(plans)
-            if i < len(plan.parts)
-        ]
-        parts = [plans[n].parts[i] for n, i in order]
         searched = {s for plan in plans for s in plan.segments}
         rows = sum(self.segments[s].counts["sentences"] for s in searched)
-        done = _drain(parts) if rows > OVERLAP_MIN_ROWS and len(parts) > 1 else [p() for p in parts]
-        found: list[list[Any]] = [[None] * len(plan.parts) for plan in plans]
-        for (n, i), result in zip(order, done, strict=True):
-            found[n][i] = result
+        if rows > OVERLAP_MIN_ROWS and sum(len(plan.parts) for plan in plans) > 1:
+            return _drain(plans)
         return [
-            plan.finish([f for f in results if f is not None])
-            for plan, results in zip(plans, found, strict=True)
+            plan.finish([f for f in (p() for p in plan.parts) if f is not None]) for plan in plans
         ]
 
     def _searched(self, segments: Collection[int] | None) -> list[int]:

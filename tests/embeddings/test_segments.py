@@ -404,6 +404,10 @@ def test_questions_asked_at_once_each_get_their_own_results_and_a_failing_part_i
     assert [a.tolist() for a in index.bm25("sentences", ["council"], 3)] == [
         a.tolist() for a in index.run([plan])[0]
     ]  # nothing left behind: the next search runs as before
+    # A plan with no segment to search is finished with nothing, beside the others.
+    empty, ranked = index.run([replace(plan, parts=()), plan])
+    assert len(empty[0]) == 0 and len(empty[1]) == 0
+    assert [a.tolist() for a in ranked] == [a.tolist() for a in index.run([plan])[0]]
 
 
 def test_scattered_reads_are_advised_at_once_and_neighbours_read_together(
