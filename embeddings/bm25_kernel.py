@@ -84,21 +84,33 @@ def _push(heap_s, heap_r, n, k, s, r):  # type: ignore[no-untyped-def]
 
 
 @njit(nogil=True, cache=True)
-def _seek(block, lo, hi, b):  # type: ignore[no-untyped-def]
+def _block(x):  # type: ignore[no-untyped-def]
+    """A packed block entry's block (``sparse.pack_entries``)."""
+    return np.int64(x & np.uint64(0xFFFFFF))
+
+
+@njit(nogil=True, cache=True)
+def _count(x):  # type: ignore[no-untyped-def]
+    """A packed block entry's count of postings."""
+    return np.int64((x >> np.uint64(24)) & np.uint64(0xFFFF))
+
+
+@njit(nogil=True, cache=True)
+def _seek(entries, lo, hi, b):  # type: ignore[no-untyped-def]
     """The first entry in ``lo:hi`` (blocks ascending) whose block is ``b`` or later:
     galloping from ``lo``, so walking a term's entries through ascending blocks costs the
     log of each gap."""
-    if lo >= hi or block[lo] >= b:
+    if lo >= hi or _block(entries[lo]) >= b:
         return lo
     step = 1
-    while lo + step < hi and block[lo + step] < b:
+    while lo + step < hi and _block(entries[lo + step]) < b:
         lo += step
         step *= 2
-    top = min(lo + step, hi)  # block[lo] < b, and block[top] >= b or top == hi
+    top = min(lo + step, hi)  # entry lo's block < b; entry top's >= b, or top == hi
     lo += 1
     while lo < top:
         mid = (lo + top) // 2
-        if block[mid] < b:
+        if _block(entries[mid]) < b:
             lo = mid + 1
         else:
             top = mid
@@ -106,19 +118,19 @@ def _seek(block, lo, hi, b):  # type: ignore[no-untyped-def]
 
 
 @njit(nogil=True, cache=True)
-def entry_starts(count):  # type: ignore[no-untyped-def]
+def entry_starts(entries):  # type: ignore[no-untyped-def]
     """Where each block entry's postings start: the counts before it summed (runs of terms
     one after another hold exactly their entries' counts)."""
-    out = np.empty(count.shape[0], np.int64)
+    out = np.empty(entries.shape[0], np.int64)
     p = 0
-    for e in range(count.shape[0]):
+    for e in range(entries.shape[0]):
         out[e] = p
-        p += count[e]
+        p += _count(entries[e])
     return out
 
 
 @njit(nogil=True, cache=True)
-def find_postings(block, count, packed, start, lo, hi, rows, shift):  # type: ignore[no-untyped-def]
+def find_postings(entries, packed, start, lo, hi, rows, shift):  # type: ignore[no-untyped-def]
     """Where each of ``rows`` is among the postings of the block entries ``lo:hi`` (one
     term's), or -1: its block's entry found by bisection, then its place in the block."""
     out = np.full(rows.shape[0], -1, np.int64)
@@ -129,13 +141,13 @@ def find_postings(block, count, packed, start, lo, hi, rows, shift):  # type: ig
         a, z = lo, hi
         while a < z:
             m = (a + z) // 2
-            if block[m] < b:
+            if _block(entries[m]) < b:
                 a = m + 1
             else:
                 z = m
-        if a < hi and block[a] == b:
+        if a < hi and _block(entries[a]) == b:
             want = r & mask
-            for p in range(start[a], start[a] + count[a]):
+            for p in range(start[a], start[a] + _count(entries[a])):
                 if packed[p] & mask == want:
                     out[i] = p
                     break
@@ -147,10 +159,7 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
     packed,
     start,
     lengths,
-    block,
-    count,
-    max_tf,
-    min_length,
+    entries,
     ent_ptr,
     weights,
     avg,
@@ -161,21 +170,20 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
     first_blocks,
     growth,
     floor,
-    saturated,
 ):
     """The best ``k`` (row, score) pairs with a positive score, unordered, leaving out
     rows that score below ``floor`` when that spares scoring them.
 
     Term t (idf ``weights[t]``, float32) has block entries ``ent_ptr[t]:ent_ptr[t + 1]``,
-    entry e's postings ``packed[start[e]:start[e] + count[e]]`` (``sparse.pack``: a
-    posting's frequency shifted by log2 ``block_rows``, above its row's place in the
-    block). ``allowed`` is a row mask, or empty for every row.
+    packed as ``sparse.pack_entries`` packs them (block, count, highest frequency,
+    shortest length); entry e's postings are ``packed[start[e]:start[e] + count]``
+    (``sparse.pack``: a posting's frequency shifted by log2 ``block_rows``, above its row's
+    place in the block). ``allowed`` is a row mask, or empty for every row.
     Blocks are scored in rounds, highest bound first (by a histogram of the bounds, not a
     sort); a round ends the search when no block left can reach the k-th best score.
     ``floor`` (0 for none) is a score that k rows elsewhere reach (other segments of the
     archive, searched first): blocks whose bound is below it are never scored, so every
-    row scoring ``floor`` or more is still found. A block entry's ``max_tf`` of
-    ``saturated`` or more (the largest its dtype holds) bounds the term's weight by 1.
+    row scoring ``floor`` or more is still found.
     """
     n_rows = lengths.shape[0]
     n_terms = weights.shape[0]
@@ -188,12 +196,10 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
     for t in range(n_terms):
         w = np.float64(weights[t])
         for e in range(ent_ptr[t], ent_ptr[t + 1]):
-            if max_tf[e] >= saturated:
-                bound[block[e]] += w
-            else:
-                tf = np.float64(max_tf[e])
-                norm = K1 * (1 - B + B * np.float64(min_length[e]) / avg)
-                bound[block[e]] += w * tf / (tf + norm)
+            x = entries[e]
+            tf = np.float64((x >> np.uint64(40)) & np.uint64(0xFF))
+            norm = K1 * (1 - B + B * np.float64(x >> np.uint64(48)) / avg)
+            bound[_block(x)] += w * tf / (tf + norm)
     check = allowed.shape[0] > 0
     candidates = np.empty(n_blocks, np.int64)
     n_cand = 0
@@ -266,14 +272,14 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
             hi = ent_ptr[t + 1]
             for i in range(m):
                 b = kept[i]
-                e = _seek(block, e, hi, b)
+                e = _seek(entries, e, hi, b)
                 if e == hi:
                     break
-                if block[e] != b:
+                if _block(entries[e]) != b:
                     continue
                 base = i * block_rows
                 first = b * block_rows
-                for p in range(start[e], start[e] + count[e]):
+                for p in range(start[e], start[e] + _count(entries[e])):
                     v = packed[p]
                     q = v & mask
                     s = _score32(weights[t], v >> shift, lengths[first + q], avg32)

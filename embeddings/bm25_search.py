@@ -57,10 +57,7 @@ def top_k(
         runs.packed,
         runs.start,
         postings.lengths,
-        runs.block,
-        runs.count,
-        runs.max_tf,
-        runs.min_length,
+        runs.entries,
         runs.ent_ptr,
         np.array([w for _, w in held], dtype=np.float32),
         float(avg_length),
@@ -71,7 +68,6 @@ def top_k(
         FIRST_BLOCKS,
         GROWTH,
         float(floor),
-        int(np.iinfo(runs.max_tf.dtype).max),
     )
     return best_first(rows, scores, k)
 
@@ -150,8 +146,7 @@ def _look_up(runs: TermRuns, t: int, rows: np.ndarray) -> np.ndarray:
     """Where each of ``rows`` (int64, in any order) is among ``runs.packed`` as a posting of
     term ``t``, or -1 where the term is not in that row."""
     return find_postings(
-        runs.block,
-        runs.count,
+        runs.entries,
         runs.packed,
         runs.start,
         int(runs.ent_ptr[t]),

@@ -159,14 +159,6 @@ def _header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]:
         return shape, fortran, dtype, f.tell()
 
 
-def array_dtype(folder: Path, name: str) -> np.dtype[Any] | None:
-    """The dtype of ``folder/name.npy`` (its header alone read), or None when it is absent."""
-    try:
-        return _header(folder / f"{name}.npy")[2]
-    except FileNotFoundError:
-        return None
-
-
 def load_array(folder: Path, name: str, *, random_access: bool = True) -> np.ndarray:
     """Read ``folder/name.npy`` memory-mapped, as a plain read-only array.
 

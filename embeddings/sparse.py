@@ -32,7 +32,6 @@ import Stemmer
 from embeddings.columns import (
     PREFETCH_MIN_ROWS,
     SliceReader,
-    array_dtype,
     load_array,
     save_array,
 )
@@ -159,8 +158,7 @@ class Postings:
     def rows(self) -> np.ndarray:
         """Every posting's row (int64, term-major), unpacked."""
         b = self.blocks
-        firsts = np.repeat(np.asarray(b.block, dtype=np.int64) * b.rows, np.asarray(b.count))
-        return firsts + (np.asarray(self.packed) & (b.rows - 1))
+        return np.repeat(b.block * b.rows, b.count) + (np.asarray(self.packed) & (b.rows - 1))
 
     @property
     def tfs(self) -> np.ndarray:
@@ -271,10 +269,7 @@ class Postings:
         runs = TermRuns(
             blocks.rows,
             _read(self.packed, self.readers, "packed", lo, hi),
-            _read(blocks.block, blocks.readers, "block", e_lo, e_hi),
-            _read(blocks.count, blocks.readers, "count", e_lo, e_hi),
-            _read(blocks.max_tf, blocks.readers, "max_tf", e_lo, e_hi),
-            _read(blocks.min_length, blocks.readers, "min_length", e_lo, e_hi),
+            _read(blocks.entries, blocks.readers, "entries", e_lo, e_hi),
             _offsets(hi - lo),
             _offsets(e_hi - e_lo),
         )
@@ -333,22 +328,15 @@ class Postings:
 
     @staticmethod
     def has_packed(folder: Path, name: str) -> bool:
-        """Whether ``folder``'s postings ``name`` are packed, their block counts and highest
-        frequencies in bytes (segments written before 2026-11-28 kept rows and frequencies
-        in int32 and those in uint16); ``save_packed`` writes them so."""
-        return all((folder / f"{name}.{a}.npy").exists() for a in PACKED_FILES) and all(
-            array_dtype(folder, f"{name}.{a}") == np.uint8 for a in PACKED_FILES[1:]
-        )
+        """Whether ``folder``'s postings ``name`` and their block entries are packed
+        (segments written before 2026-11-28 kept rows and frequencies in int32 files, and
+        each entry's four fields in a file each); ``save_packed`` writes them so."""
+        return all((folder / f"{name}.{a}.npy").exists() for a in PACKED_FILES)
 
     def save_packed(self, folder: Path, name: str) -> None:
         """Write only the files ``has_packed`` checks (``PACKED_FILES``)."""
         save_array(folder, f"{name}.packed", self.packed)
-        save_array(folder, f"{name}.blocks.count", self.blocks.count.astype(np.uint8))
-        save_array(
-            folder,
-            f"{name}.blocks.max_tf",
-            np.minimum(self.blocks.max_tf, TF_MAX).astype(np.uint8),
-        )
+        save_array(folder, f"{name}.blocks.entries", self.blocks.entries)
 
 
 def idf(n_rows: int, df: int) -> float:
@@ -372,11 +360,11 @@ class Blocks:
 
     rows: int  # rows per block
     indptr: np.ndarray  # int64, len(terms) + 1: each term's entries below
-    block: np.ndarray  # int32
-    count: np.ndarray  # uint8: the term's postings in the block (≤ rows); uint16 before
-    max_tf: np.ndarray  # uint8 (uint16 before), saturated: that value bounds the weight by 1
-    min_length: np.ndarray  # uint16, saturated (a smaller length only loosens the bound)
-    # Of a saved segment: the four arrays above read with pread (see ``Postings.runs``).
+    # uint64, one an entry (``pack_entries``): its block, how many of the term's postings
+    # it holds (≤ rows), their highest frequency (≤ TF_MAX) and the shortest row's length
+    # (saturated: a smaller length only loosens the bound).
+    entries: np.ndarray
+    # Of a saved segment: ``entries`` read with pread (see ``Postings.runs``).
     readers: dict[str, SliceReader] | None = field(default=None, repr=False, compare=False)
 
     # Postings handled at a time while building (bounds the temporary arrays).
@@ -394,9 +382,7 @@ class Blocks:
         """The metadata of a term-major postings list (rows ascending within a term)."""
         indptr = np.asarray(indptr, dtype=np.int64)
         n_terms = len(indptr) - 1
-        # A block's count of postings fits a byte at BLOCK_ROWS (tests try larger blocks).
-        counted = np.uint8 if block_rows <= np.iinfo(np.uint8).max else np.uint16
-        parts: list[tuple[np.ndarray, ...]] = []
+        parts: list[np.ndarray] = []
         entries = [0]  # where each term's entries end, numbered across chunks
         t = offset = 0
         while t < n_terms:  # whole terms, about CHUNK postings at a time
@@ -415,31 +401,38 @@ class Blocks:
                 length = np.minimum.reduceat(np.asarray(lengths)[chunk_rows], first)
             else:
                 tf = length = np.zeros(0, np.int64)
-            parts.append(
-                (
-                    blk[first].astype(np.int32),
-                    np.diff(np.append(first, hi - lo)).astype(counted),
-                    np.minimum(tf, TF_MAX).astype(np.uint8),
-                    np.minimum(length, U16_MAX).astype(np.uint16),
-                )
-            )
+            parts.append(pack_entries(blk[first], np.diff(np.append(first, hi - lo)), tf, length))
             ends = np.searchsorted(first, indptr[t + 1 : end + 1] - lo, "left")
             entries.extend((ends + offset).tolist())
             offset += len(first)
             t = end
-        block, count, max_tf, min_length = (
-            np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, kind)
-            for i, kind in enumerate((np.int32, counted, np.uint8, np.uint16))
-        )
-        return cls(block_rows, np.array(entries, dtype=np.int64), block, count, max_tf, min_length)
+        packed = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+        return cls(block_rows, np.array(entries, dtype=np.int64), packed)
+
+    @property
+    def block(self) -> np.ndarray:
+        """Each entry's block (int64), unpacked."""
+        return (np.asarray(self.entries) & ENTRY_BLOCK_MASK).astype(np.int64)
+
+    @property
+    def count(self) -> np.ndarray:
+        """Each entry's count of postings (int64), unpacked."""
+        return ((np.asarray(self.entries) >> np.uint64(24)) & np.uint64(0xFFFF)).astype(np.int64)
+
+    @property
+    def max_tf(self) -> np.ndarray:
+        """Each entry's highest frequency (int64), unpacked."""
+        return ((np.asarray(self.entries) >> np.uint64(40)) & np.uint64(0xFF)).astype(np.int64)
+
+    @property
+    def min_length(self) -> np.ndarray:
+        """Each entry's shortest row length (int64, saturated), unpacked."""
+        return (np.asarray(self.entries) >> np.uint64(48)).astype(np.int64)
 
     def save(self, folder: Path, name: str) -> None:
         """Write the arrays, then ``name.json`` naming the block size (written last)."""
         save_array(folder, f"{name}.indptr", self.indptr)
-        save_array(folder, f"{name}.block", self.block)
-        save_array(folder, f"{name}.count", self.count)
-        save_array(folder, f"{name}.max_tf", self.max_tf)
-        save_array(folder, f"{name}.min_length", self.min_length)
+        save_array(folder, f"{name}.entries", self.entries)
         (folder / f"{name}.json").write_text(json.dumps({"rows": self.rows}), encoding="utf-8")
 
     @staticmethod
@@ -455,33 +448,49 @@ class Blocks:
 
     @classmethod
     def load(cls, folder: Path, name: str, n_terms: int) -> Blocks | None:
-        """Read what ``save`` wrote (memory-mapped); None when absent or of another size."""
+        """Read what ``save`` wrote (memory-mapped); None when absent or of another size.
+        Metadata an older version wrote (four arrays: block, count, highest frequency,
+        shortest length) is packed in memory until an upgrade writes it packed."""
         rows = cls.saved_rows(folder, name)
         if rows != BLOCK_ROWS:
             return None
-        blocks = cls(
-            rows,
-            load_array(folder, f"{name}.indptr"),
-            load_array(folder, f"{name}.block"),
-            load_array(folder, f"{name}.count"),
-            load_array(folder, f"{name}.max_tf"),
-            load_array(folder, f"{name}.min_length"),
-            {a: SliceReader(folder / f"{name}.{a}.npy") for a in BLOCK_ARRAYS},
-        )
-        n = len(blocks.block)
-        if (
-            len(blocks.indptr) != n_terms + 1
-            or int(blocks.indptr[-1]) != n
-            or any(len(a) != n for a in (blocks.count, blocks.max_tf, blocks.min_length))
-        ):
+        indptr = load_array(folder, f"{name}.indptr")
+        if (folder / f"{name}.entries.npy").exists():
+            entries = load_array(folder, f"{name}.entries")
+            readers = {"entries": SliceReader(folder / f"{name}.entries.npy")}
+        else:
+            older = [load_array(folder, f"{name}.{a}") for a in OLDER_BLOCK_ARRAYS]
+            if any(len(a) != len(older[0]) for a in older):
+                raise IndexIntegrityError(f"{folder}: block-max metadata {name} is inconsistent")
+            entries, readers = pack_entries(*older), None
+        if len(indptr) != n_terms + 1 or int(indptr[-1]) != len(entries):
             raise IndexIntegrityError(f"{folder}: block-max metadata {name} is inconsistent")
-        return blocks
+        return cls(rows, indptr, entries, readers)
 
 
-BLOCK_ARRAYS = ("block", "count", "max_tf", "min_length")
+ENTRY_BLOCK_MASK = np.uint64((1 << 24) - 1)
+
+
+def pack_entries(
+    block: np.ndarray, count: np.ndarray, max_tf: np.ndarray, min_length: np.ndarray
+) -> np.ndarray:
+    """Block entries as uint64: the block in bits 0–23, the count in 24–39, the highest
+    frequency (at most TF_MAX) in 40–47, the shortest length (saturated) in 48–63."""
+    block = np.asarray(block, dtype=np.int64)
+    if block.size and int(block.max()) > int(ENTRY_BLOCK_MASK):
+        raise ValueError(f"block {int(block.max())}: a segment of more blocks than 2^24")
+    out = block.astype(np.uint64)
+    out |= np.asarray(count, dtype=np.uint64) << np.uint64(24)
+    out |= np.minimum(np.asarray(max_tf), TF_MAX).astype(np.uint64) << np.uint64(40)
+    out |= np.minimum(np.asarray(min_length), U16_MAX).astype(np.uint64) << np.uint64(48)
+    return out
+
+
+# Block-max metadata as an older version wrote it (uint64 ``entries`` since 2026-11-28).
+OLDER_BLOCK_ARRAYS = ("block", "count", "max_tf", "min_length")
 # What ``Postings.save_packed`` writes (since 2026-11-28), and the files it replaces.
-PACKED_FILES = ("packed", "blocks.count", "blocks.max_tf")
-UNPACKED_FILES = ("rows", "tfs")
+PACKED_FILES = ("packed", "blocks.entries")
+UNPACKED_FILES = ("rows", "tfs", *(f"blocks.{a}" for a in OLDER_BLOCK_ARRAYS))
 
 
 def block_shift(block_rows: int) -> int:
@@ -509,25 +518,23 @@ class TermRuns:
 
     block_rows: int
     packed: np.ndarray  # see ``pack``
-    block: np.ndarray
-    count: np.ndarray
-    max_tf: np.ndarray
-    min_length: np.ndarray
+    entries: np.ndarray  # see ``pack_entries``
     post_ptr: np.ndarray  # int64, terms + 1: term t's are packed[post_ptr[t]:post_ptr[t+1]]
-    ent_ptr: np.ndarray  # int64, terms + 1: its entries in block, count, max_tf, min_length
+    ent_ptr: np.ndarray  # int64, terms + 1: its block entries
 
     @cached_property
     def start(self) -> np.ndarray:
         """Each block entry's first posting in ``packed`` (the runs' counts summed)."""
         from embeddings.bm25_kernel import entry_starts  # the kernel imports this module
 
-        return entry_starts(self.count)
+        return entry_starts(self.entries)
 
     def rows(self, t: int) -> np.ndarray:
         """Term ``t``'s rows, unpacked (int64)."""
-        lo, hi = self.ent_ptr[t], self.ent_ptr[t + 1]
-        blocks = np.asarray(self.block[lo:hi], dtype=np.int64) * self.block_rows
-        firsts = np.repeat(blocks, np.asarray(self.count[lo:hi]))
+        mine = Blocks(
+            self.block_rows, np.zeros(0), self.entries[self.ent_ptr[t] : self.ent_ptr[t + 1]]
+        )
+        firsts = np.repeat(mine.block * self.block_rows, mine.count)
         return firsts + (
             self.packed[self.post_ptr[t] : self.post_ptr[t + 1]] & (self.block_rows - 1)
         )

@@ -192,7 +192,7 @@ def test_saved_blocks_load_and_missing_ones_are_computed(tmp_path: Path) -> None
 def test_inconsistent_saved_blocks_are_refused(tmp_path: Path) -> None:
     postings = Postings.build(_corpus(300, seed=9))
     postings.save(tmp_path, "s")
-    np.save(tmp_path / "s.blocks.count.npy", np.zeros(3, dtype=np.uint16))
+    np.save(tmp_path / "s.blocks.entries.npy", np.zeros(3, dtype=np.uint64))
     with pytest.raises(IndexIntegrityError, match="block-max"):
         Postings.load(tmp_path, "s")
 

@@ -111,21 +111,27 @@ def test_an_index_of_another_encoder_is_embedded_again_on_start_with_one_log_lin
 
 def _unpacked(segment: Path) -> None:
     """What releases before 2026-11-28 wrote: postings' rows and frequencies in int32
-    files of their own, block counts and highest frequencies in uint16."""
+    files of their own, and each block entry's four fields in a file each."""
     meta = json.loads((segment / "segment.json").read_text())
     for level in ("sentences", "passages"):
         name = f"{level}.bm25"
         postings = Postings.load(segment, name)
-        for array, values in (("rows", postings.rows), ("tfs", postings.tfs)):
-            np.save(segment / f"{name}.{array}.npy", values.astype(np.int32))
-        for array in ("blocks.count", "blocks.max_tf"):
+        blocks = postings.blocks
+        older = {
+            "rows": postings.rows.astype(np.int32),
+            "tfs": postings.tfs.astype(np.int32),
+            "blocks.block": blocks.block.astype(np.int32),
+            "blocks.count": blocks.count.astype(np.uint16),
+            "blocks.max_tf": blocks.max_tf.astype(np.uint16),
+            "blocks.min_length": blocks.min_length.astype(np.uint16),
+        }
+        for array, values in older.items():
             path = segment / f"{name}.{array}.npy"
-            np.save(path, np.load(path).astype(np.uint16))
-        (segment / f"{name}.packed.npy").unlink()
-        del meta["files"][f"{name}.packed.npy"]
-        for array in ("rows", "tfs", "blocks.count", "blocks.max_tf"):
-            path = segment / f"{name}.{array}.npy"
+            np.save(path, values)
             meta["files"][path.name] = file_sha256(path)
+        for array in ("packed", "blocks.entries"):
+            (segment / f"{name}.{array}.npy").unlink()
+            del meta["files"][f"{name}.{array}.npy"]
     (segment / "segment.json").write_text(json.dumps(meta))
 
 
@@ -184,8 +190,9 @@ def test_segments_an_older_release_wrote_are_written_again_on_start(
         assert (new / "sentences.bm25.blocks.json").exists()
         assert not Segment.outdated(new)
         for level in ("sentences", "passages"):
-            assert np.load(new / f"{level}.bm25.blocks.max_tf.npy").dtype == np.uint8
+            assert (new / f"{level}.bm25.blocks.entries.npy").exists()
             assert not (new / f"{level}.bm25.rows.npy").exists()
+            assert not (new / f"{level}.bm25.blocks.max_tf.npy").exists()
             assert np.array_equal(
                 Postings.load(new, f"{level}.bm25").rows,
                 Postings.load(folder, f"{level}.bm25").rows,
@@ -272,7 +279,7 @@ def test_older_ann_indexes_are_built_again_on_their_lists_on_start(
     assert isinstance(ann, faiss.IndexRefine)  # fast-scan codes, refined by 6-bit ones
     quantizer = faiss.extract_index_ivf(ann).quantizer
     assert np.array_equal(quantizer.reconstruct_n(0, quantizer.ntotal), lists)  # same lists
-    for kept in ("sentences.vectors.npy", "sentences.bm25.blocks.block.npy"):  # linked, as is
+    for kept in ("sentences.vectors.npy", "sentences.bm25.blocks.entries.npy"):  # linked
         assert (new / kept).stat().st_ino == (folder / kept).stat().st_ino
     for question, answer in zip(questions, expected, strict=True):
         got = engine.ask(question).answer
