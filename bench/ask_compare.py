@@ -5,15 +5,20 @@
     python bench/ask_compare.py --data DIR --questions 60 --profile
     python bench/ask_compare.py --data DIR --questions 100 --phases
     python bench/ask_compare.py --data DIR --data OTHER_DIR --rounds 3
+    python bench/ask_compare.py --code /tmp/before --data OLD --code . --data NEW --paired
 
 ``DIR`` is a data directory ``bench/scale.py --keep`` built (``KEEP/data``). Each round runs
 each checkout in a process of its own (its modules imported from that folder): it loads
 the published version, asks 20 SQuAD questions to warm up, then times ``Engine.ask`` on
 ``--questions`` more (the same ones, in the same order, for every checkout) and prints the
-p50 and p95 and a digest of every quote's article and start offset, so two checkouts that
+p50 and p95, the p50 of the CPU time the process spent on a question (both threads; less
+moved by other work on the machine than wall time, blind to waiting for the disk) and a
+digest of every quote's article and start offset, so two checkouts that
 answer alike print the same digest. ``--data`` given more than once runs each checkout on
 each data directory in turn (two copies of an archive, one of them upgraded, say: ``cp -al``
-links the files, which never change). ``--profile`` also prints where the time went
+links the files, which never change); with ``--paired`` the i-th checkout runs on the i-th
+data directory only (the code before on the archive as it wrote it, the code after on the
+archive it upgraded). ``--profile`` also prints where the time went
 (``cProfile``, cumulative); ``--phases`` the wall time spent in the index's searches
 and reads, a question. The machine is shared: compare checkouts within a run.
 """
@@ -61,21 +66,25 @@ def _worker(code: Path, data: Path, questions: list[str], profile: bool, phases:
     for q in questions[:20]:
         engine.ask(q)
     spent.clear()
-    timings, quotes = [], []
+    timings, cpu, quotes = [], [], []
     profiler = cProfile.Profile()
     for q in questions[20:]:
-        started = time.perf_counter()
+        started, used = time.perf_counter(), time.process_time()
         if profile:
             profiler.enable()
         result = engine.ask(q)
         if profile:
             profiler.disable()
         timings.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - used) * 1000)
         quotes.append([(x.article_id, x.start) for x in result.answer.quotes])
     digest = hashlib.sha256(json.dumps(quotes).encode()).hexdigest()[:12]
     p95 = sorted(timings)[int(0.95 * len(timings))]
     p50 = statistics.median(timings)
-    print(f"{code} on {data}: ask p50 {p50:.2f} ms, p95 {p95:.2f} ms, quotes {digest}")
+    print(
+        f"{code} on {data}: ask p50 {p50:.2f} ms, p95 {p95:.2f} ms, "
+        f"CPU p50 {statistics.median(cpu):.2f} ms, quotes {digest}"
+    )
     if profile:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
     for name, seconds in sorted(spent.items(), key=lambda item: -item[1]):
@@ -121,6 +130,9 @@ def main() -> None:
     parser.add_argument(
         "--code", type=Path, action="append", help="a checkout to run (default: this one)"
     )
+    parser.add_argument(
+        "--paired", action="store_true", help="run the i-th --code on the i-th --data only"
+    )
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--profile", action="store_true", help="print cProfile's cumulative top")
@@ -136,8 +148,15 @@ def main() -> None:
         sys.path.insert(0, str(args.worker))  # that checkout's modules, before any import
         _worker(args.worker, args.data[0], _questions(args.questions), args.profile, args.phases)
         return
+    codes = args.code or [HERE.parent]
+    if args.paired and len(codes) != len(args.data):
+        sys.exit("--paired needs as many --code as --data")
+    if args.paired:
+        runs = list(zip(codes, args.data, strict=True))
+    else:
+        runs = list(itertools.product(codes, args.data))
     for _ in range(args.rounds):
-        for code, data in itertools.product(args.code or [HERE.parent], args.data):
+        for code, data in runs:
             command = [sys.executable, __file__, "--data", str(data)]
             command += ["--questions", str(args.questions), "--worker", str(code.resolve())]
             flags = [f for f, on in (("--profile", args.profile), ("--phases", args.phases)) if on]
