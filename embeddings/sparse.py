@@ -29,12 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 import Stemmer
 
-from embeddings.columns import (
-    PREFETCH_MIN_ROWS,
-    SliceReader,
-    load_array,
-    save_array,
-)
+from embeddings.columns import PREFETCH_MIN_ROWS, SliceReader, load_array, save_array
 from embeddings.errors import IndexIntegrityError
 from embeddings.stopwords import STOPWORDS_EN
 
@@ -61,9 +56,9 @@ U16_MAX = np.iinfo(np.uint16).max
 # scores as if it held it TF_MAX times (tf / (tf + k1 · norm) is then within 0.3 % of 1
 # whatever the row's length up to a few hundred tokens). A posting is packed into two bytes
 # (``pack``): its frequency, and its row's place in its block (the block entry names the
-# block); a block entry is 8 bytes (its count and highest frequency in a byte each). A
-# question at 10M sentences read 28 MB of postings and entries when a posting was 8 bytes
-# (row and frequency in int32) and an entry 10 (bench/scale.py's questions; one-off probe).
+# block); a block entry into eight (``pack_entries``). A question at 10M sentences read
+# 28 MB of postings and entries when a posting was 8 bytes (row and frequency in int32)
+# and an entry 10 in four files (bench/scale.py's questions; one-off probe).
 TF_MAX = np.iinfo(np.uint8).max
 
 
@@ -249,10 +244,10 @@ class Postings:
     def runs(self, cols: Sequence[int]) -> TermRuns:
         """The postings and block entries of the terms at ``cols``, each term's one run.
 
-        A saved segment's are read with ``pread`` (packed postings, block entries), not
-        through its mapping: touching a
-        mapped file maps the page cache's large folios around each touch, and a server
-        answering varied questions would soon hold every segment's postings in its RSS.
+        A saved segment's are read with ``pread`` (two reads a term: its packed postings and
+        its block entries), not through its mapping: touching a mapped file maps the page
+        cache's large folios around each touch, and a server answering varied questions
+        would soon hold every segment's postings in its RSS.
         """
         key = tuple(int(c) for c in cols)
         with self._recent_lock:
@@ -412,12 +407,12 @@ class Blocks:
     @property
     def block(self) -> np.ndarray:
         """Each entry's block (int64), unpacked."""
-        return (np.asarray(self.entries) & ENTRY_BLOCK_MASK).astype(np.int64)
+        return entry_blocks(self.entries)
 
     @property
     def count(self) -> np.ndarray:
         """Each entry's count of postings (int64), unpacked."""
-        return ((np.asarray(self.entries) >> np.uint64(24)) & np.uint64(0xFFFF)).astype(np.int64)
+        return entry_counts(self.entries)
 
     @property
     def max_tf(self) -> np.ndarray:
@@ -486,6 +481,16 @@ def pack_entries(
     return out
 
 
+def entry_blocks(entries: np.ndarray) -> np.ndarray:
+    """The blocks of packed block entries (int64)."""
+    return (np.asarray(entries) & ENTRY_BLOCK_MASK).astype(np.int64)
+
+
+def entry_counts(entries: np.ndarray) -> np.ndarray:
+    """The counts of postings of packed block entries (int64)."""
+    return ((np.asarray(entries) >> np.uint64(24)) & np.uint64(0xFFFF)).astype(np.int64)
+
+
 # Block-max metadata as an older version wrote it (uint64 ``entries`` since 2026-11-28).
 OLDER_BLOCK_ARRAYS = ("block", "count", "max_tf", "min_length")
 # What ``Postings.save_packed`` writes (since 2026-11-28), and the files it replaces.
@@ -531,10 +536,8 @@ class TermRuns:
 
     def rows(self, t: int) -> np.ndarray:
         """Term ``t``'s rows, unpacked (int64)."""
-        mine = Blocks(
-            self.block_rows, np.zeros(0), self.entries[self.ent_ptr[t] : self.ent_ptr[t + 1]]
-        )
-        firsts = np.repeat(mine.block * self.block_rows, mine.count)
+        mine = self.entries[self.ent_ptr[t] : self.ent_ptr[t + 1]]
+        firsts = np.repeat(entry_blocks(mine) * self.block_rows, entry_counts(mine))
         return firsts + (
             self.packed[self.post_ptr[t] : self.post_ptr[t + 1]] & (self.block_rows - 1)
         )
