@@ -132,19 +132,13 @@ def entry_starts(entries):  # type: ignore[no-untyped-def]
 @njit(nogil=True, cache=True)
 def find_postings(entries, packed, start, lo, hi, rows, shift):  # type: ignore[no-untyped-def]
     """Where each of ``rows`` is among the postings of the block entries ``lo:hi`` (one
-    term's), or -1: its block's entry found by bisection, then its place in the block."""
+    term's), or -1: its block's entry found by ``_seek``, then its place in the block."""
     out = np.full(rows.shape[0], -1, np.int64)
     mask = (1 << shift) - 1
     for i in range(rows.shape[0]):
         r = rows[i]
         b = r >> shift
-        a, z = lo, hi
-        while a < z:
-            m = (a + z) // 2
-            if _block(entries[m]) < b:
-                a = m + 1
-            else:
-                z = m
+        a = _seek(entries, lo, hi, b)
         if a < hi and _block(entries[a]) == b:
             want = r & mask
             for p in range(start[a], start[a] + _count(entries[a])):
