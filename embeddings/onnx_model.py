@@ -209,7 +209,7 @@ class OnnxBackend:
     other's vectors (and padding would too): each text runs alone, and a text's vector is
     the same whether it is a query or part of a bulk build. A few texts (a question, an
     article's sentences) run on one single-threaded session: one text gained nothing from a
-    second thread (2.40 against 2.28 ms spinning, 2.70 not; one-off probe), and the
+    second thread (2.40 ms on one, 2.28 on two spinning, 2.70 on two not; one-off probe), and the
     searches after a question keep both cores. Many texts are shared among one
     single-threaded session per core (ONNX Runtime releases the GIL while it runs), made on
     first bulk use.

@@ -482,10 +482,10 @@ class Segment:
     @staticmethod
     def rewritten_by_upgrade(source: Path, file: str) -> bool:
         """Whether ``save_upgrade`` writes (or replaces) this file, or leaves it out, for
-        the segment saved in ``source``: an older ANN index, block-max
-        files unless ``source`` holds them at this block size, and unless ``source``'s
-        postings are packed, their unpacked files (left out) and what packing writes (files
-        not rewritten are kept, so no file is written through a hard link)."""
+        the segment saved in ``source``: an older ANN index; block-max files unless
+        ``source`` holds them at this block size; unless ``source``'s postings are packed,
+        their unpacked files (left out) and what packing writes. Files not rewritten are
+        kept, hard-linked, so no file is written through a hard link."""
         if file.endswith(f".{OLDER_ANN_SUFFIX}"):
             return True
         if ".blocks." in file and not Segment.has_saved_blocks(source):
