@@ -134,8 +134,8 @@ class Encoder:
         in fp32; "torch" plain sentence-transformers. fp32 ONNX and torch give the same
         vectors and share a model id; each int8 variant's vectors differ slightly, so each
         has its own (the id names what is indexed). Nothing is downloaded: the hub is switched
-        off before anything loads. ``threads``: the cores a run may use (0: up to two, as
-        this machine has).
+        off before anything loads. ``threads``: the cores a bulk run may use (0: up to two, as
+        this machine has); ONNX Runtime encodes a question on one.
         """
         if backend not in BACKENDS:
             raise ModelError(f"unknown encoder backend {backend!r}; use one of {BACKENDS}")

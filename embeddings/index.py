@@ -83,7 +83,7 @@ def _drain(plans: Sequence[SearchPlan[Any]]) -> list[Ranked]:
                     return
                 n, i = queue.popleft()
             if i < 0:  # every part of plan n is done
-                out[n] = plans[n].finish([f for f in found[n] if f is not None])
+                out[n] = plans[n].result(found[n])
                 continue
             found[n][i] = plans[n].parts[i]()
             with lock:
@@ -120,6 +120,10 @@ class SearchPlan(Generic[R]):
     ) -> SearchPlan[R]:
         """The plan of running ``one`` for each of ``segments``, then ``finish``."""
         return cls(tuple(segments), tuple(partial(one, s) for s in segments), finish)
+
+    def result(self, found: Sequence[R | None]) -> Ranked:
+        """The search's result from its parts' (None where a part had nothing to search)."""
+        return self.finish([f for f in found if f is not None])
 
 
 @dataclass(frozen=True)
@@ -462,9 +466,7 @@ class SearchIndex:
         rows = sum(self.segments[s].counts["sentences"] for s in searched)
         if rows > OVERLAP_MIN_ROWS and sum(len(plan.parts) for plan in plans) > 1:
             return _drain(plans)
-        return [
-            plan.finish([f for f in (p() for p in plan.parts) if f is not None]) for plan in plans
-        ]
+        return [plan.result([p() for p in plan.parts]) for plan in plans]
 
     def _searched(self, segments: Collection[int] | None) -> list[int]:
         """Segment positions a search covers: all, or a shard's."""

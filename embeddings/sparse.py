@@ -53,8 +53,9 @@ BLOCK_ROWS = 32
 RECENT_RUNS = 4
 U16_MAX = np.iinfo(np.uint16).max
 # Term frequencies are kept in a byte, saturated at TF_MAX: a row holding a term more often
-# scores as if it held it TF_MAX times (tf / (tf + k1 · norm) is then within 0.3 % of 1
-# whatever the row's length up to a few hundred tokens). A posting is packed into two bytes
+# scores as if it held it TF_MAX times, a weight tf / (tf + k1 · norm) within 1 % of any
+# higher count's for a row up to twice the average length, within 5 % up to ten times. A
+# posting is packed into two bytes
 # (``pack``): its frequency, and its row's place in its block (the block entry names the
 # block); a block entry into eight (``pack_entries``). A question at 10M sentences read
 # 28 MB of postings and entries when a posting was 8 bytes (row and frequency in int32)
@@ -407,12 +408,12 @@ class Blocks:
     @property
     def block(self) -> np.ndarray:
         """Each entry's block (int64), unpacked."""
-        return entry_blocks(self.entries)
+        return (np.asarray(self.entries) & ENTRY_BLOCK_MASK).astype(np.int64)
 
     @property
     def count(self) -> np.ndarray:
         """Each entry's count of postings (int64), unpacked."""
-        return entry_counts(self.entries)
+        return ((np.asarray(self.entries) >> np.uint64(24)) & np.uint64(0xFFFF)).astype(np.int64)
 
     @property
     def max_tf(self) -> np.ndarray:
@@ -481,16 +482,6 @@ def pack_entries(
     return out
 
 
-def entry_blocks(entries: np.ndarray) -> np.ndarray:
-    """The blocks of packed block entries (int64)."""
-    return (np.asarray(entries) & ENTRY_BLOCK_MASK).astype(np.int64)
-
-
-def entry_counts(entries: np.ndarray) -> np.ndarray:
-    """The counts of postings of packed block entries (int64)."""
-    return ((np.asarray(entries) >> np.uint64(24)) & np.uint64(0xFFFF)).astype(np.int64)
-
-
 # Block-max metadata as an older version wrote it (uint64 ``entries`` since 2026-11-28).
 OLDER_BLOCK_ARRAYS = ("block", "count", "max_tf", "min_length")
 # What ``Postings.save_packed`` writes (since 2026-11-28), and the files it replaces.
@@ -533,19 +524,6 @@ class TermRuns:
         from embeddings.bm25_kernel import entry_starts  # the kernel imports this module
 
         return entry_starts(self.entries)
-
-    def rows(self, t: int) -> np.ndarray:
-        """Term ``t``'s rows, unpacked (int64)."""
-        mine = self.entries[self.ent_ptr[t] : self.ent_ptr[t + 1]]
-        firsts = np.repeat(entry_blocks(mine) * self.block_rows, entry_counts(mine))
-        return firsts + (
-            self.packed[self.post_ptr[t] : self.post_ptr[t + 1]] & (self.block_rows - 1)
-        )
-
-    def tfs(self, t: int) -> np.ndarray:
-        """Term ``t``'s frequencies, unpacked."""
-        run = self.packed[self.post_ptr[t] : self.post_ptr[t + 1]]
-        return (run >> block_shift(self.block_rows)).astype(np.uint8)
 
 
 def _offsets(sizes: np.ndarray) -> np.ndarray:

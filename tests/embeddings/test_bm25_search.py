@@ -144,8 +144,8 @@ def test_each_block_bounds_every_posting_in_it() -> None:
             length = blocks.min_length[lo:hi].astype(np.float64)
             most = 2.0 * tf / (tf + sparse.K1 * (1 - sparse.B + sparse.B * length / avg))
             bound = dict(zip(blocks.block[lo:hi].tolist(), most.tolist(), strict=True))
-            runs = postings.runs([col])
-            rows, tfs = runs.rows(0), runs.tfs(0)
+            at = slice(int(postings.indptr[col]), int(postings.indptr[col + 1]))
+            rows, tfs = postings.rows[at], postings.tfs[at]
             exact = 2.0 * sparse.term_weights(tfs, postings.lengths[rows], avg)
             assert int(np.asarray(blocks.count[lo:hi], dtype=np.int64).sum()) == len(rows)
             for row, score in zip(rows.tolist(), exact.tolist(), strict=True):
