@@ -159,6 +159,11 @@ def _header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]:
         return shape, fortran, dtype, f.tell()
 
 
+def npy_dtype(path: Path) -> np.dtype[Any]:
+    """The dtype of the ``.npy`` file at ``path``, from its header alone."""
+    return _header(path)[2]
+
+
 def load_array(folder: Path, name: str, *, random_access: bool = True) -> np.ndarray:
     """Read ``folder/name.npy`` memory-mapped, as a plain read-only array.
 

@@ -503,10 +503,10 @@ class SearchIndex:
         · w rows by its 4-bit codes. Across the searched segments, the best
         ``REFINE_FACTOR`` · w of those by their codes' scores, and each segment's own best
         ``REFINE_EACH`` · w, are scored by their 6-bit codes (``Dense.refined``); the best w
-        of everything are re-scored exactly from the float32 vectors and the best k
-        returned. Flat levels are exact, so over them the same rows come back however
-        segments are grouped; searching segments in groups (as shards do) refines at least
-        the rows one search over them all refines.
+        of everything are re-scored exactly from the stored vectors (float16 beside an ANN
+        index: ``ANN_VECTORS_DTYPE``) and the best k returned. Flat levels are exact, so
+        over them the same rows come back however segments are grouped; searching segments
+        in groups (as shards do) refines at least the rows one search over them all refines.
         """
         wide = max(RESCORE_MIN, RESCORE_FACTOR * k)
 

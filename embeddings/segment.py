@@ -32,6 +32,7 @@ from embeddings.columns import (
     Strings,
     keys_of,
     load_array,
+    npy_dtype,
     save_array,
 )
 from embeddings.errors import IndexIntegrityError
@@ -70,6 +71,14 @@ ANN_SUFFIX = "ann"
 OLDER_ANN_SUFFIX = "ivf"
 # Up to this many rows ``Dense.take`` reads with pread; more are read through the mapping.
 TAKE_READ_MAX = 4096
+# A level with an ANN index keeps its vectors as float16, which the exact re-scoring of its
+# best rows reads (a score moves by about 1e-5, well below what separates candidates: the
+# 10M benchmark's quotes were the same for 150 questions). Half the disk and page cache
+# of float32 (9 GB less at 10M sentences), so more of a large archive stays in memory.
+# A flat level is scanned whole by BLAS on every search and stays float32.
+ANN_VECTORS_DTYPE = np.dtype(np.float16)
+# Rows a level is converted in at a time (ANN training and upgrades): a bounded buffer.
+CONVERT_ROWS = 100_000
 
 
 class Stage(enum.IntEnum):
@@ -96,7 +105,9 @@ def passage_text(title: str, question: str | None, paragraph: str) -> str:
 class Dense:
     """Unit vectors of one level, with an ANN index (``build``) when there are many."""
 
-    vectors: np.ndarray  # (n, dim) float32, memory-mapped once saved
+    # (n, dim): float32 in a flat level, ANN_VECTORS_DTYPE beside an ANN index;
+    # memory-mapped once saved
+    vectors: np.ndarray
     ann: faiss.Index | None
     reader: RowReader | None = None  # reads rows of a large saved level without mapping
     # A large level opened only to read rows (by a shard coordinator): its ANN index is on
@@ -129,12 +140,13 @@ class Dense:
 
     @classmethod
     def build(cls, vectors: np.ndarray, centroids: np.ndarray | None = None) -> Dense:
-        """Index ``vectors`` (an ANN index only above ``FLAT_MAX_ROWS`` rows); ``centroids``
+        """Index ``vectors`` (an ANN index only above ``FLAT_MAX_ROWS`` rows, its vectors
+        then kept as ``ANN_VECTORS_DTYPE``, which the index is built from too); ``centroids``
         are the IVF's lists when they are known (an older index of the same vectors)."""
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         n, dim = vectors.shape
         if n <= FLAT_MAX_ROWS:
-            return cls(vectors, None)
+            return cls(np.ascontiguousarray(vectors, dtype=np.float32), None)
+        vectors = np.ascontiguousarray(vectors, dtype=ANN_VECTORS_DTYPE)
         nlist = max(64, int(2 * math.sqrt(n))) if centroids is None else len(centroids)
         codes = f"PQ{dim // 4}x4fs,Refine(SQ6)" if dim % 4 == 0 else "SQ8"
         ann = faiss.index_factory(dim, f"IVF{nlist},{codes}", faiss.METRIC_INNER_PRODUCT)
@@ -142,9 +154,9 @@ class Dense:
             faiss.extract_index_ivf(ann).quantizer.add(np.ascontiguousarray(centroids))
         rng = np.random.default_rng(0)
         sample = vectors[np.sort(rng.choice(n, size=min(n, 40 * nlist), replace=False))]
-        ann.train(sample)
-        for lo in range(0, n, 100_000):
-            ann.add(vectors[lo : lo + 100_000])
+        ann.train(sample.astype(np.float32))
+        for lo in range(0, n, CONVERT_ROWS):
+            ann.add(vectors[lo : lo + CONVERT_ROWS].astype(np.float32))
         return cls(vectors, ann)
 
     def rebuilt(self, older: faiss.Index) -> Dense:
@@ -233,6 +245,28 @@ class Dense:
         may exist: a flat level)."""
         path = folder / f"{name}.{ANN_SUFFIX}"
         return path if path.exists() else folder / f"{name}.{OLDER_ANN_SUFFIX}"
+
+    def save_narrowed(self, folder: Path, name: str) -> None:
+        """Write only the vectors, as ``ANN_VECTORS_DTYPE`` (a level with an ANN index whose
+        vectors an older version kept as float32), a bounded part at a time."""
+        out = np.lib.format.open_memmap(
+            folder / f"{name}.vectors.npy",
+            mode="w+",
+            dtype=ANN_VECTORS_DTYPE,
+            shape=self.vectors.shape,
+        )
+        for lo in range(0, self.size, CONVERT_ROWS):
+            out[lo : lo + CONVERT_ROWS] = self.vectors[lo : lo + CONVERT_ROWS]
+        out.flush()
+        del out
+
+    @staticmethod
+    def has_wide_vectors(folder: Path, name: str) -> bool:
+        """Whether the level in ``folder`` has an ANN index beside float32 vectors (as
+        versions before float16 vectors wrote it), which an upgrade narrows."""
+        return Dense.ann_file(folder, name).exists() and (
+            npy_dtype(folder / f"{name}.vectors.npy") != ANN_VECTORS_DTYPE
+        )
 
     @staticmethod
     def has_older_ann(folder: Path, name: str) -> bool:
@@ -456,10 +490,11 @@ class Segment:
         """Write into ``folder`` what an upgrade of this segment (saved in ``source``)
         writes again (``rewritten_by_upgrade``): its postings' block-max metadata when
         ``source`` lacks it (loading computed it in memory), their packed postings when
-        ``source`` keeps them unpacked (loading packed them), and the ANN index of each level
+        ``source`` keeps them unpacked (loading packed them), the ANN index of each level
         whose index is of an older kind (built again on the same lists, from the same
         vectors; the index loaded with the segment gives the lists, or the file when it was
-        not loaded). Returns what was upgraded, for the log."""
+        not loaded), and the vectors of each ANN level kept as float32 (as float16).
+        Returns what was upgraded, for the log."""
         done = []
         if not Segment.has_saved_blocks(source):
             self.sentence_postings.save_blocks(folder, "sentences.bm25")
@@ -477,16 +512,21 @@ class Segment:
                     older = faiss.read_index(str(source / f"{level}.{OLDER_ANN_SUFFIX}"))
                 dense.rebuilt(older).save_ann(folder, level)
                 done.append(f"{level}' ANN index")
+            if Dense.has_wide_vectors(source, level):
+                self.dense(level).save_narrowed(folder, level)
+                done.append(f"{level}' vectors as float16")
         return done
 
     @staticmethod
     def rewritten_by_upgrade(source: Path, file: str) -> bool:
         """Whether ``save_upgrade`` writes (or replaces) this file, or leaves it out, for
-        the segment saved in ``source``: an older ANN index; block-max files unless
-        ``source`` holds them at this block size; unless ``source``'s postings are packed,
-        their unpacked files (left out) and what packing writes. Files not rewritten are
-        kept, hard-linked, so no file is written through a hard link."""
+        the segment saved in ``source``: an older ANN index; an ANN level's float32 vectors;
+        block-max files unless ``source`` holds them at this block size; unless ``source``'s
+        postings are packed, their unpacked files (left out) and what packing writes. Files
+        not rewritten are kept, hard-linked, so no file is written through a hard link."""
         if file.endswith(f".{OLDER_ANN_SUFFIX}"):
+            return True
+        if any(file == f"{lv}.vectors.npy" and Dense.has_wide_vectors(source, lv) for lv in LEVELS):
             return True
         if ".blocks." in file and not Segment.has_saved_blocks(source):
             return True
@@ -511,6 +551,7 @@ class Segment:
             not Segment.has_saved_blocks(folder)
             or not Segment.has_packed(folder)
             or any(Dense.has_older_ann(folder, lv) for lv in LEVELS)
+            or any(Dense.has_wide_vectors(folder, lv) for lv in LEVELS)
         )
 
     @property

@@ -195,7 +195,8 @@ class Snapshots:
     def upgraded(self, index: SearchIndex, version: str) -> SearchIndex | None:
         """``index`` as a new version whose segments are all written as this version writes
         them, or None when they already are (``Segment.outdated``: written before block-max
-        metadata, with an older kind of ANN index, or with unpacked postings).
+        metadata, with an older kind of ANN index, with unpacked postings, or with float32
+        vectors beside an ANN index).
 
         Such a segment is written again under a new name: the files that stay as they were
         hard-linked, not copied (they never change), plus what ``Segment.save_upgrade``

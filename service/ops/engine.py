@@ -266,8 +266,9 @@ class Engine:
 
     def upgrade_index(self) -> bool:
         """Write again, as a new version, the segments of the published version that an
-        older version wrote (without block-max metadata, or with an older kind of ANN
-        index, or unpacked postings); True when one was published."""
+        older version wrote (without block-max metadata, with an older kind of ANN index,
+        unpacked postings, or float32 vectors beside an ANN index); True when one was
+        published."""
         with self.data.writer_lock():
             base = self._published_base()
             return base is not None and self._upgraded(base) is not base
@@ -281,7 +282,8 @@ class Engine:
             return base
         log.info(
             "index %s: segments an older version wrote (before block-max metadata existed, "
-            "with 8-bit ANN codes alone, or with unpacked postings) are "
+            "with 8-bit ANN codes alone, with unpacked postings, or with float32 vectors beside "
+            "an ANN index) are "
             "written again as this one writes them (files hard-linked, nothing re-embedded) "
             "as version %s",
             base.version,

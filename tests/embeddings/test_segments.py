@@ -168,6 +168,12 @@ def test_large_levels_use_fast_scan_codes_refined_by_6_bit_ones_with_exact_resco
     loaded = Dense.load(tmp_path, "s")
     assert mapped(loaded.vectors) and loaded.ann is not None
     assert loaded.reader is not None  # rows for re-scoring are read, not mapped
+    # Kept as float16 beside the ANN index; re-scoring reads them within 1e-3 of float32.
+    assert loaded.vectors.dtype == np.float16
+    taken = loaded.take(np.arange(0, 6000, 7))
+    assert taken.dtype == np.float16 and np.array_equal(taken, vectors[::7].astype(np.float16))
+    assert np.abs(taken.astype(np.float32) @ vectors[0] - vectors[::7] @ vectors[0]).max() < 1e-3
+    assert Dense.build(vectors[:1000]).vectors.dtype == np.float32  # a flat level: float32
     recalls = []
     for q in vectors[:20] + 0.1 * rng.standard_normal((20, 32)).astype(np.float32):
         q = q / np.linalg.norm(q)

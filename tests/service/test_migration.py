@@ -217,10 +217,21 @@ def test_segments_an_older_release_wrote_are_written_again_on_start(
     reader.close()
 
 
+def _with_wide_vectors(segment: Path, level: str) -> np.ndarray:
+    """What releases before float16 vectors wrote beside an ANN index: float32 vectors.
+    Returns them."""
+    vectors = np.load(segment / f"{level}.vectors.npy").astype(np.float32)
+    np.save(segment / f"{level}.vectors.npy", vectors)
+    meta = json.loads((segment / "segment.json").read_text())
+    meta["files"][f"{level}.vectors.npy"] = file_sha256(segment / f"{level}.vectors.npy")
+    (segment / "segment.json").write_text(json.dumps(meta))
+    return vectors
+
+
 def _with_older_ann(segment: Path, level: str) -> np.ndarray:
-    """What the release before wrote: the level's IVF over 8-bit codes alone (``.ivf``).
-    Returns its lists' centroids."""
-    vectors = np.load(segment / f"{level}.vectors.npy")
+    """What the releases before fast-scan codes wrote: the level's IVF over 8-bit codes
+    alone (``.ivf``), beside float32 vectors. Returns its lists' centroids."""
+    vectors = _with_wide_vectors(segment, level)
     nlist = faiss.extract_index_ivf(faiss.read_index(str(segment / f"{level}.ann"))).nlist
     older = faiss.index_factory(vectors.shape[1], f"IVF{nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
     older.train(vectors)
@@ -279,8 +290,64 @@ def test_older_ann_indexes_are_built_again_on_their_lists_on_start(
     assert isinstance(ann, faiss.IndexRefine)  # fast-scan codes, refined by 6-bit ones
     quantizer = faiss.extract_index_ivf(ann).quantizer
     assert np.array_equal(quantizer.reconstruct_n(0, quantizer.ntotal), lists)  # same lists
-    for kept in ("sentences.vectors.npy", "sentences.bm25.blocks.entries.npy"):  # linked
+    assert np.load(new / "sentences.vectors.npy", mmap_mode="r").dtype == np.float16
+    for kept in ("passages.vectors.npy", "sentences.bm25.blocks.entries.npy"):  # linked
         assert (new / kept).stat().st_ino == (folder / kept).stat().st_ino
+    for question, answer in zip(questions, expected, strict=True):
+        got = engine.ask(question).answer
+        assert [(q.article_id, q.start) for q in got.quotes] == [
+            (q.article_id, q.start) for q in answer.quotes
+        ]
+    engine.close()
+
+
+def test_float32_vectors_beside_an_ann_index_are_narrowed_to_float16_on_start(
+    tmp_path: Path,
+    encoder: Encoder,
+    reranker: Reader,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(segment_module, "FLAT_MAX_ROWS", 70)  # 80 sentences: an ANN level
+    data = tmp_path / "data"
+    first = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
+    first.ingest_articles(
+        [
+            Article(
+                f"c{n}",
+                f"Council {n}",
+                f"Council {n} approved budget line {n} on Tuesday. The vote was {n} to {n + 3}.",
+                "Wire",
+            )
+            for n in range(40)
+        ]
+    )
+    first.update_index()
+    assert first.live is not None
+    (folder,) = [data / "index" / "segments" / s.name for s in first.live.index.segments]
+    questions = ["Which budget line did council 17 approve?", "What was the vote in council 5?"]
+    expected = [first.ask(q).answer for q in questions]
+    first.close()
+    # A flat level is written as float32 today, an ANN level as float16.
+    assert np.load(folder / "passages.vectors.npy", mmap_mode="r").dtype == np.float32
+    assert not Segment.outdated(folder)
+    wide = _with_wide_vectors(folder, "sentences")
+    assert Segment.outdated(folder)
+
+    engine = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
+    with caplog.at_level(logging.INFO):
+        engine.bootstrap(None)
+    assert engine.state == "ready", engine.error
+    assert len([r for r in caplog.records if "with float32 vectors" in r.getMessage()]) == 1
+    assert engine.live is not None
+    (upgraded,) = engine.live.index.segments
+    new = data / "index" / "segments" / upgraded.name
+    assert upgraded.name != folder.name and not Segment.outdated(new)
+    narrowed = np.load(new / "sentences.vectors.npy", mmap_mode="r")
+    assert narrowed.dtype == np.float16
+    assert np.array_equal(narrowed, wide.astype(np.float16))
+    for kept in ("sentences.ann", "passages.vectors.npy", "sentences.bm25.packed.npy"):
+        assert (new / kept).stat().st_ino == (folder / kept).stat().st_ino  # linked
     for question, answer in zip(questions, expected, strict=True):
         got = engine.ask(question).answer
         assert [(q.article_id, q.start) for q in got.quotes] == [
