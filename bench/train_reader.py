@@ -34,6 +34,7 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +49,7 @@ from train_reranker import optimiser  # bench/train_reranker.py, beside this fil
 from embeddings.encoder import bundled_model_path, file_sha256
 from embeddings.onnx_model import convert
 from embeddings.reader import CONTEXT_INPUT, MODEL_FILE, Reader
-from service.answering.retrieve import reading
+from service.answering.retrieve import Candidate, reading
 from service.evaluation.metrics import contains_answer
 from service.evaluation.squad import SquadQuestion, load_squad
 from service.ops.engine import Engine
@@ -82,6 +83,10 @@ class Group:
     question: str
     texts: tuple[str, ...]
     kind: str
+    # Residual groups (``--residual``): the texts are Briefing's head for the question, in
+    # order, with their fused scores and which of them answer (any number of them).
+    base: tuple[float, ...] = ()
+    answers: tuple[bool, ...] = ()
 
 
 def yes_no_question(sentence: str, rng: random.Random) -> str | None:
@@ -131,9 +136,46 @@ class GroupMaker:
         return reading(index, sentence) if self.context else index.text(sentence)
 
     def candidates(self, question: str, depth: int = 30) -> list[int]:
+        return [c.sentence for c in self.head(question, depth)]
+
+    def head(self, question: str, depth: int) -> list[Candidate]:
         vec = self.engine.encoder.encode_query(question)
-        cands = self.live.retriever.retrieve(question, vec).candidates[:depth]
-        return [c.sentence for c in cands]
+        return self.live.retriever.retrieve(question, vec).candidates[:depth]
+
+    def residual(
+        self, question: str, depth: int, answers: Callable[[int], bool], kind: str
+    ) -> Group | None:
+        """The reader's head for ``question`` as one group, when it holds both an answering
+        and a wrong sentence (the other heads teach nothing about order)."""
+        head = self.head(question, depth)
+        holds = tuple(answers(c.sentence) for c in head)
+        if len(head) < depth or all(holds) or not any(holds):
+            return None
+        return Group(
+            question,
+            tuple(self.text(c.sentence) for c in head),
+            kind,
+            base=tuple(c.score for c in head),
+            answers=holds,
+        )
+
+    def squad_residual(self, q: SquadQuestion, depth: int) -> Group | None:
+        idx = self.live.index
+        return self.residual(
+            q.question, depth, lambda s: contains_answer(idx.text(s), q.golds), "squad"
+        )
+
+    def generated_residual(self, sentence: int, rng: random.Random, depth: int) -> Group | None:
+        idx = self.live.index
+        text = idx.text(sentence)
+        question = yes_no_question(text, rng)
+        if question is not None:
+            return self.residual(question, depth, lambda s: s == sentence, "yes/no")
+        counted = quantity_question(text)
+        if counted is None:
+            return None
+        question, number = counted
+        return self.residual(question, depth, lambda s: number in idx.text(s), "quantity")
 
     def group(self, question: str, positive: int, wrong: list[int], kind: str) -> Group | None:
         """``positive`` with its paragraph neighbours and then ``wrong`` as negatives."""
@@ -235,7 +277,19 @@ def train(
             return_tensors="pt",
         )
         logits = model(**enc).logits.view(len(batch), -1)
-        loss = torch.nn.functional.cross_entropy(logits, torch.zeros(len(batch), dtype=torch.long))
+        if args.residual:
+            # Order by fused score + weight x logit, as rerank does: the logit learns what
+            # to add to Briefing's own order, not an order of its own.
+            scores = logits + torch.tensor([g.base for g in batch]) / args.weight
+            answers = torch.tensor([g.answers for g in batch])
+            loss = (
+                torch.logsumexp(scores, -1)
+                - torch.logsumexp(scores.masked_fill(~answers, float("-inf")), -1)
+            ).mean()
+        else:
+            loss = torch.nn.functional.cross_entropy(
+                logits, torch.zeros(len(batch), dtype=torch.long)
+            )
         if soft is not None:
             target = torch.softmax(torch.tensor([soft[i] for i in picked]) / args.temperature, -1)
             kl = torch.nn.functional.kl_div(
@@ -288,11 +342,13 @@ def export(model: object, tokenizer: object, out: Path) -> None:
         (out / extra).unlink(missing_ok=True)
 
 
-def validate(maker: GroupMaker, reader: Reader, questions: list[SquadQuestion], depth: int) -> dict:
+def validate(
+    maker: GroupMaker, reader: Reader, questions: list[SquadQuestion], depth: int, weight: float
+) -> dict:
     """Answer-in-first-quote among the top candidates: Briefing's order, the reader's alone,
-    and Briefing's score plus the reader's logit at a few weights."""
+    and Briefing's score plus the reader's logit at a few weights (``weight`` among them)."""
     idx = maker.live.index
-    weights = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 100.0)
+    weights = sorted({0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 100.0, weight / 2, weight, 2 * weight})
     hits = {w: 0 for w in weights}
     for q in questions:
         vec = maker.engine.encoder.encode_query(q.question)
@@ -332,6 +388,13 @@ def main() -> None:
         help="read each sentence after the one before it (or an interviewer's question)",
     )
     ap.add_argument("--max-length", type=int, default=64, help="tokens of question and text")
+    ap.add_argument(
+        "--residual",
+        action="store_true",
+        help="train on Briefing's head for each question, the logit added to its fused score "
+        "at --weight (what rerank does), instead of on a positive and its negatives alone",
+    )
+    ap.add_argument("--weight", type=float, default=0.05, help="the logit's weight (--residual)")
     ap.add_argument("--distil", type=float, default=0.5, help="weight of the teacher's loss")
     ap.add_argument("--temperature", type=float, default=2.0)
     args = ap.parse_args()
@@ -352,7 +415,10 @@ def main() -> None:
 
     started = time.time()
     asked = [q for q in v1.questions if q.article_id in train_ids and q.golds]
-    groups = [g for q in asked if (g := maker.squad(q)) is not None]
+    if args.residual:
+        groups = [g for q in asked if (g := maker.squad_residual(q, args.depth)) is not None]
+    else:
+        groups = [g for q in asked if (g := maker.squad(q)) is not None]
     log.info("%d groups from SQuAD questions (%.0fs)", len(groups), time.time() - started)
     rows = {idx.article_row(a) for a in train_ids}
     sentences = [s for s in range(len(idx.sentences)) if idx.sentences[s].article in rows]
@@ -361,7 +427,12 @@ def main() -> None:
     for s in sentences:
         if made >= args.generated:
             break
-        if (g := maker.generated(s, rng)) is not None:
+        g = (
+            maker.generated_residual(s, rng, args.depth)
+            if args.residual
+            else maker.generated(s, rng)
+        )
+        if g is not None:
             groups.append(g)
             made += 1
     kinds = {k: sum(g.kind == k for g in groups) for k in ("squad", "yes/no", "quantity")}
@@ -375,7 +446,7 @@ def main() -> None:
     reader = Reader.load(args.out)
     val = [q for q in v1.questions if q.article_id in held_out and q.golds]
     val = rng.sample(val, min(args.validate, len(val)))
-    figures = validate(maker, reader, val, args.depth)
+    figures = validate(maker, reader, val, args.depth, args.weight)
     log.info("validation (held-out articles, first quote among top %d): %s", args.depth, figures)
     (args.out / "training.json").write_text(
         json.dumps(
@@ -402,6 +473,7 @@ def main() -> None:
                 "lr": args.lr,
                 "max_length": args.max_length,
                 "input": CONTEXT_INPUT if args.context else "sentence",
+                **({"residual": True, "weight": args.weight} if args.residual else {}),
                 "seed": args.seed,
                 "seconds": round(time.time() - started),
                 "validation_first_quote": {"questions": len(val), "depth": args.depth, **figures},

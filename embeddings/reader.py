@@ -37,6 +37,9 @@ MAX_LENGTH = 64
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # training.json's "input" for a reader that reads a sentence after its context.
 CONTEXT_INPUT = "context + sentence"
+# How much a logit counts beside the fused score, for a reader whose training.json names no
+# weight (those trained apart from the fused score; bench/reader_sweep.py chose it).
+DEFAULT_WEIGHT = 0.05
 
 
 class Reader:
@@ -49,6 +52,7 @@ class Reader:
         trained_on: frozenset[str] = frozenset(),
         *,
         context: bool = False,
+        weight: float = DEFAULT_WEIGHT,
     ) -> None:
         self._session = session
         self._tokenizer = tokenizer
@@ -58,6 +62,9 @@ class Reader:
         self.trained_on = trained_on
         # Whether it reads each sentence after the one before it (see retrieve.reading).
         self.context = context
+        # How much its logit counts beside the fused score (a reader trained on Briefing's
+        # own order, ``--residual``, learnt its logits at this weight).
+        self.weight = weight
 
     @classmethod
     def load(cls, path: Path | None = None) -> Reader:
@@ -102,6 +109,7 @@ class Reader:
             tokenizer,
             frozenset(str(a) for a in record.get("train_articles", ())),
             context=record.get("input") == CONTEXT_INPUT,
+            weight=float(record.get("weight", DEFAULT_WEIGHT)),
         )
 
     def score(self, question: str, texts: Sequence[str]) -> np.ndarray:

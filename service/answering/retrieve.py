@@ -232,15 +232,18 @@ class RerankPolicy:
     """How the reader's logit joins the fused score, and for how many candidates."""
 
     depth: int = 6
-    # bench/train_reader.py's validation, news and seed sets (README, "The reader").
-    weight: float = 0.05
+    # How much the logit counts beside the fused score; None: the reader's own weight (the
+    # one it was trained at, from its training.json; README, "The reader").
+    weight: float | None = None
 
 
 class PairScorer(Protocol):
     """Anything that scores (question, sentence) pairs, like ``embeddings.reader``; with
-    ``context``, each sentence is read after what comes before it (``reading``)."""
+    ``context``, each sentence is read after what comes before it (``reading``); ``weight``
+    is how much its logit counts beside the fused score, unless the policy names one."""
 
     context: bool
+    weight: float
 
     def score(self, question: str, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -271,8 +274,9 @@ def rerank(
     head, tail = candidates[: policy.depth], candidates[policy.depth :]
     read = reading if scorer.context else SearchIndex.text
     logits = scorer.score(question, [read(index, c.sentence) for c in head])
+    weight = scorer.weight if policy.weight is None else policy.weight
     scored = [
-        replace(c, cross=float(x), score=c.score + policy.weight * float(x))
+        replace(c, cross=float(x), score=c.score + weight * float(x))
         for c, x in zip(head, logits, strict=True)
     ]
     scored.sort(key=lambda c: -c.score)

@@ -12,7 +12,13 @@ from embeddings import reader as reader_module
 from embeddings.encoder import Encoder, default_cache_dir, file_sha256
 from embeddings.errors import ModelError
 from embeddings.onnx_model import EXPORT_FORMAT
-from embeddings.reader import BUNDLED_READER_DIR, BUNDLED_READER_SHA256, MODEL_FILE, Reader
+from embeddings.reader import (
+    BUNDLED_READER_DIR,
+    BUNDLED_READER_SHA256,
+    DEFAULT_WEIGHT,
+    MODEL_FILE,
+    Reader,
+)
 from service.evaluation.squad import load_squad
 
 SHARED_EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval"
@@ -58,6 +64,16 @@ def test_reader_prefers_the_sentence_that_answers(
     (alone,) = reranker.score(question, [answer])
     assert abs(alone - good) < 0.5
     assert reranker.score(question, []).shape == (0,)
+
+
+def test_a_reader_counts_at_the_weight_its_record_names(tmp_path: Path, reranker: Reader) -> None:
+    # The shipped reader was trained apart from the fused score: the default weight.
+    assert reranker.weight == DEFAULT_WEIGHT
+    folder = tmp_path / "residual"
+    shutil.copytree(BUNDLED_READER_DIR, folder)
+    record = json.loads((folder / "training.json").read_text("utf-8"))
+    (folder / "training.json").write_text(json.dumps({**record, "weight": 0.025}), "utf-8")
+    assert Reader.load(folder).weight == 0.025  # as bench/train_reader.py --residual writes
 
 
 def test_tampered_reader_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,7 +3,7 @@ abstention."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pytest
@@ -48,6 +48,25 @@ def test_rerank_orders_the_head_by_score_plus_weighted_logit(
     expected = sorted(candidates[:6], key=lambda c: -(c.score + 0.5 * by_sentence[c.sentence]))
     assert [c.sentence for c in head] == [c.sentence for c in expected]
     assert np.all(np.diff([c.score for c in head]) <= 1e-9)
+    # A policy naming no weight uses the reader's own (its training.json's).
+    assert RerankPolicy(depth=6).weight is None
+    own = rerank(live.index, candidates, question, _Weighted(reranker, 0.5), RerankPolicy(depth=6))
+    assert [c.sentence for c in own] == [c.sentence for c in reordered]
+    plain = rerank(live.index, candidates, question, reranker, RerankPolicy(depth=6))
+    by_own = sorted(
+        candidates[:6], key=lambda c: -(c.score + reranker.weight * by_sentence[c.sentence])
+    )
+    assert [c.sentence for c in plain[:6]] == [c.sentence for c in by_own]
+
+
+class _Weighted:
+    """A reader whose record names ``weight``."""
+
+    def __init__(self, reader: Reader, weight: float) -> None:
+        self.reader, self.weight, self.context = reader, weight, reader.context
+
+    def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        return self.reader.score(question, texts)
 
 
 def test_abstention_and_confidence_do_not_depend_on_the_reader(engine: Engine) -> None:
