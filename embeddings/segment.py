@@ -190,6 +190,10 @@ class Dense:
             raise RuntimeError("this level was opened without its ANN index; it is not searched")
         if self.ann is None or (allowed is not None and allowed.sum() <= FLAT_MAX_ROWS):
             rows = np.arange(self.size) if allowed is None else np.flatnonzero(allowed)
+            if rows.size == 0:
+                return *no_rows(), Stage.EXACT
+            if self.vectors.dtype == ANN_VECTORS_DTYPE:  # the few rows a filter leaves
+                return *self._narrow_scan(query, rows, k), Stage.EXACT
             scores = self.vectors[rows] @ query if allowed is not None else self.vectors @ query
             return *best_first(rows, scores, k), Stage.EXACT
         ivf = faiss.SearchParametersIVF()
@@ -206,6 +210,20 @@ class Dense:
             stage = Stage.CODES
         found = ids[0] >= 0
         return ids[0][found], approx[0][found], stage
+
+    def _narrow_scan(
+        self, query: np.ndarray, rows: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The best ``k`` of ``rows`` by their float16 vectors, scored by FAISS's float16
+        kernel (about 3 ms for 20,000 rows, where converting them to float32 for BLAS
+        took 12: numpy converts float16 one value at a time)."""
+        flat = faiss.IndexScalarQuantizer(
+            self.vectors.shape[1], faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+        )
+        flat.add_sa_codes(np.ascontiguousarray(self.vectors[rows]).view(np.uint8))
+        scores, found = flat.search(query.reshape(1, -1).astype(np.float32), min(k, len(rows)))
+        keep = found[0] >= 0
+        return best_first(rows[found[0][keep]], scores[0][keep], k)
 
     def refined(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Scores of ``rows`` by the level's refining codes (6-bit), as FAISS's refinement

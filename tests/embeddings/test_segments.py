@@ -193,6 +193,17 @@ def test_large_levels_use_fast_scan_codes_refined_by_6_bit_ones_with_exact_resco
     allowed[::3] = True
     rows, _, _ = loaded.search(vectors[0], 20, allowed)
     assert rows.size == segment.REFINE_FACTOR * 20 and allowed[rows].all()
+    # A filter leaving few rows: those are scanned exactly, from their float16 vectors.
+    few = np.zeros(6000, dtype=bool)
+    few[::7] = True
+    for q in vectors[:5]:
+        rows, scores, stage = loaded.search(q, 30, few)
+        narrow = vectors[few].astype(np.float16).astype(np.float32) @ q
+        assert stage is Stage.EXACT and few[rows].all() and (np.diff(scores) <= 0).all()
+        assert np.allclose(scores, np.sort(narrow)[::-1][:30], atol=1e-5)
+        assert np.allclose(scores, vectors[rows] @ q, atol=1e-3)
+    empty = np.zeros(6000, dtype=bool)
+    assert loaded.search(vectors[0], 30, empty)[0].size == 0
 
 
 def test_a_search_re_scores_the_best_of_the_codes_exactly(
