@@ -19,6 +19,7 @@ from embeddings.reader import Reader
 from embeddings.segment import Segment
 from embeddings.snapshots import POINTER
 from embeddings.sparse import Postings
+from service.answering.answer import Answer
 from service.ops.engine import Engine
 from service.settings import Settings
 
@@ -246,14 +247,17 @@ def _with_older_ann(segment: Path, level: str) -> np.ndarray:
     return quantizer.reconstruct_n(0, quantizer.ntotal)
 
 
-def test_older_ann_indexes_are_built_again_on_their_lists_on_start(
-    tmp_path: Path,
-    encoder: Encoder,
-    reranker: Reader,
-    caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(segment_module, "FLAT_MAX_ROWS", 70)  # 80 sentences: an ANN level
+COUNCIL_QUESTIONS = ["Which budget line did council 17 approve?", "What was the vote in council 5?"]
+
+
+@pytest.fixture()
+def council(
+    tmp_path: Path, encoder: Encoder, reranker: Reader, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, Path, list[Answer]]:
+    """A data folder whose index is one segment of 40 short articles (80 sentences: an ANN
+    level, ``FLAT_MAX_ROWS`` being 70 for the test; 40 passages, a flat level), the
+    segment's folder, and the answers it gives to ``COUNCIL_QUESTIONS``."""
+    monkeypatch.setattr(segment_module, "FLAT_MAX_ROWS", 70)
     data = tmp_path / "data"
     first = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
     first.ingest_articles(
@@ -269,18 +273,42 @@ def test_older_ann_indexes_are_built_again_on_their_lists_on_start(
     )
     first.update_index()
     assert first.live is not None
-    before = first.live.index
-    questions = ["Which budget line did council 17 approve?", "What was the vote in council 5?"]
-    expected = [first.ask(q).answer for q in questions]
+    (segment,) = first.live.index.segments
+    expected = [first.ask(q).answer for q in COUNCIL_QUESTIONS]
     first.close()
-    (folder,) = [data / "index" / "segments" / s.name for s in before.segments]
-    assert (folder / "sentences.ann").exists() and not (folder / "passages.ann").exists()
-    lists = _with_older_ann(folder, "sentences")
+    return data, data / "index" / "segments" / segment.name, expected
 
+
+def _started(
+    data: Path, encoder: Encoder, reranker: Reader, caplog: pytest.LogCaptureFixture
+) -> Engine:
+    """An engine started on ``data`` as ``briefing serve`` starts one, its log captured."""
     engine = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
     with caplog.at_level(logging.INFO):
         engine.bootstrap(None)
     assert engine.state == "ready", engine.error
+    return engine
+
+
+def _same_quotes(engine: Engine, expected: list[Answer]) -> None:
+    for question, answer in zip(COUNCIL_QUESTIONS, expected, strict=True):
+        got = engine.ask(question).answer
+        assert [(q.article_id, q.start) for q in got.quotes] == [
+            (q.article_id, q.start) for q in answer.quotes
+        ]
+
+
+def test_older_ann_indexes_are_built_again_on_their_lists_on_start(
+    encoder: Encoder,
+    reranker: Reader,
+    caplog: pytest.LogCaptureFixture,
+    council: tuple[Path, Path, list[Answer]],
+) -> None:
+    data, folder, expected = council
+    assert (folder / "sentences.ann").exists() and not (folder / "passages.ann").exists()
+    lists = _with_older_ann(folder, "sentences")
+
+    engine = _started(data, encoder, reranker, caplog)
     assert len([r for r in caplog.records if "8-bit ANN codes alone" in r.getMessage()]) == 1
     assert engine.live is not None
     (upgraded,) = engine.live.index.segments
@@ -293,51 +321,24 @@ def test_older_ann_indexes_are_built_again_on_their_lists_on_start(
     assert np.load(new / "sentences.vectors.npy", mmap_mode="r").dtype == np.float16
     for kept in ("passages.vectors.npy", "sentences.bm25.blocks.entries.npy"):  # linked
         assert (new / kept).stat().st_ino == (folder / kept).stat().st_ino
-    for question, answer in zip(questions, expected, strict=True):
-        got = engine.ask(question).answer
-        assert [(q.article_id, q.start) for q in got.quotes] == [
-            (q.article_id, q.start) for q in answer.quotes
-        ]
+    _same_quotes(engine, expected)
     engine.close()
 
 
 def test_float32_vectors_beside_an_ann_index_are_narrowed_to_float16_on_start(
-    tmp_path: Path,
     encoder: Encoder,
     reranker: Reader,
     caplog: pytest.LogCaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
+    council: tuple[Path, Path, list[Answer]],
 ) -> None:
-    monkeypatch.setattr(segment_module, "FLAT_MAX_ROWS", 70)  # 80 sentences: an ANN level
-    data = tmp_path / "data"
-    first = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
-    first.ingest_articles(
-        [
-            Article(
-                f"c{n}",
-                f"Council {n}",
-                f"Council {n} approved budget line {n} on Tuesday. The vote was {n} to {n + 3}.",
-                "Wire",
-            )
-            for n in range(40)
-        ]
-    )
-    first.update_index()
-    assert first.live is not None
-    (folder,) = [data / "index" / "segments" / s.name for s in first.live.index.segments]
-    questions = ["Which budget line did council 17 approve?", "What was the vote in council 5?"]
-    expected = [first.ask(q).answer for q in questions]
-    first.close()
+    data, folder, expected = council
     # A flat level is written as float32 today, an ANN level as float16.
     assert np.load(folder / "passages.vectors.npy", mmap_mode="r").dtype == np.float32
     assert not Segment.outdated(folder)
     wide = _with_wide_vectors(folder, "sentences")
     assert Segment.outdated(folder)
 
-    engine = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
-    with caplog.at_level(logging.INFO):
-        engine.bootstrap(None)
-    assert engine.state == "ready", engine.error
+    engine = _started(data, encoder, reranker, caplog)
     assert len([r for r in caplog.records if "with float32 vectors" in r.getMessage()]) == 1
     assert engine.live is not None
     (upgraded,) = engine.live.index.segments
@@ -348,9 +349,5 @@ def test_float32_vectors_beside_an_ann_index_are_narrowed_to_float16_on_start(
     assert np.array_equal(narrowed, wide.astype(np.float16))
     for kept in ("sentences.ann", "passages.vectors.npy", "sentences.bm25.packed.npy"):
         assert (new / kept).stat().st_ino == (folder / kept).stat().st_ino  # linked
-    for question, answer in zip(questions, expected, strict=True):
-        got = engine.ask(question).answer
-        assert [(q.article_id, q.start) for q in got.quotes] == [
-            (q.article_id, q.start) for q in answer.quotes
-        ]
+    _same_quotes(engine, expected)
     engine.close()
