@@ -17,7 +17,12 @@ validation and never seen. From the training articles come:
 - quantity questions ("How many passengers ...?") made from sentences holding a number of
   a counted noun, whose negatives are the candidates without that number.
 
-The loss is a softmax over one positive and its negatives. Validation figures (answer in
+The loss is a softmax over one positive and its negatives. With ``--residual`` a group is
+instead Briefing's own head for the question (``--depth`` candidates holding both an
+answering and a wrong sentence), and the softmax runs over fused score + ``--weight`` ×
+logit with every answering sentence a positive: the logit learns what to add to
+Briefing's order, as ``rerank`` adds it (the weight is written into ``training.json``,
+where the reader is loaded from). Validation figures (answer in
 the first quote among the re-ordered shortlist, on questions of the held-out articles) are
 written into ``training.json`` beside the model.
 
