@@ -17,7 +17,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from embeddings.sparse import K1, B
+from embeddings.sparse import (
+    ENTRY_BLOCK_MASK,
+    ENTRY_COUNT_MASK,
+    ENTRY_COUNT_SHIFT,
+    ENTRY_MAX_TF_MASK,
+    ENTRY_MAX_TF_SHIFT,
+    ENTRY_MIN_LENGTH_SHIFT,
+    K1,
+    B,
+)
 
 _K1 = np.float32(K1)
 _B = np.float32(B)
@@ -86,13 +95,22 @@ def _push(heap_s, heap_r, n, k, s, r):  # type: ignore[no-untyped-def]
 @njit(nogil=True, cache=True)
 def _block(x):  # type: ignore[no-untyped-def]
     """A packed block entry's block (``sparse.pack_entries``)."""
-    return np.int64(x & np.uint64(0xFFFFFF))
+    return np.int64(x & np.uint64(ENTRY_BLOCK_MASK))
 
 
 @njit(nogil=True, cache=True)
 def _count(x):  # type: ignore[no-untyped-def]
     """A packed block entry's count of postings."""
-    return np.int64((x >> np.uint64(24)) & np.uint64(0xFFFF))
+    return np.int64((x >> np.uint64(ENTRY_COUNT_SHIFT)) & np.uint64(ENTRY_COUNT_MASK))
+
+
+@njit(nogil=True, cache=True)
+def _bound(x, w, avg):  # type: ignore[no-untyped-def]
+    """What a term of weight ``w`` can add to a row of a packed block entry's block: its
+    BM25 weight at the entry's highest frequency and shortest length."""
+    tf = np.float64((x >> np.uint64(ENTRY_MAX_TF_SHIFT)) & np.uint64(ENTRY_MAX_TF_MASK))
+    norm = K1 * (1 - B + B * np.float64(x >> np.uint64(ENTRY_MIN_LENGTH_SHIFT)) / avg)
+    return w * tf / (tf + norm)
 
 
 @njit(nogil=True, cache=True)
@@ -158,7 +176,7 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
     weights,
     avg,
     k,
-    block_rows,
+    shift,
     allowed,
     margin,
     first_blocks,
@@ -171,8 +189,9 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
     Term t (idf ``weights[t]``, float32) has block entries ``ent_ptr[t]:ent_ptr[t + 1]``,
     packed as ``sparse.pack_entries`` packs them (block, count, highest frequency,
     shortest length); entry e's postings are ``packed[start[e]:start[e] + count]``
-    (``sparse.pack``: a posting's frequency shifted by log2 ``block_rows``, above its row's
-    place in the block). ``allowed`` is a row mask, or empty for every row.
+    (``sparse.pack``: a posting's frequency shifted by ``shift``, log2 of the rows a block
+    holds, above its row's place in the block). ``allowed`` is a row mask, or empty for
+    every row.
     Blocks are scored in rounds, highest bound first (by a histogram of the bounds, not a
     sort); a round ends the search when no block left can reach the k-th best score.
     ``floor`` (0 for none) is a score that k rows elsewhere reach (other segments of the
@@ -181,19 +200,14 @@ def top_k_blocks(  # type: ignore[no-untyped-def]
     """
     n_rows = lengths.shape[0]
     n_terms = weights.shape[0]
+    block_rows = 1 << shift
     n_blocks = (n_rows + block_rows - 1) // block_rows
     bound = np.zeros(n_blocks)
-    shift = 0
-    while (1 << shift) < block_rows:
-        shift += 1
     mask = block_rows - 1
     for t in range(n_terms):
         w = np.float64(weights[t])
         for e in range(ent_ptr[t], ent_ptr[t + 1]):
-            x = entries[e]
-            tf = np.float64((x >> np.uint64(40)) & np.uint64(0xFF))
-            norm = K1 * (1 - B + B * np.float64(x >> np.uint64(48)) / avg)
-            bound[_block(x)] += w * tf / (tf + norm)
+            bound[_block(entries[e])] += _bound(entries[e], w, avg)
     check = allowed.shape[0] > 0
     candidates = np.empty(n_blocks, np.int64)
     n_cand = 0

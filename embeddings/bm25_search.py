@@ -62,7 +62,7 @@ def top_k(
         np.array([w for _, w in held], dtype=np.float32),
         float(avg_length),
         int(k),
-        int(postings.blocks.rows),
+        block_shift(postings.blocks.rows),
         _EVERY_ROW if allowed is None else np.ascontiguousarray(allowed, dtype=bool),
         MARGIN,
         FIRST_BLOCKS,

@@ -515,13 +515,14 @@ class Segment:
         not loaded), and the vectors of each ANN level kept as float32 (as float16).
         Returns what was upgraded, for the log."""
         done = []
-        if not Segment.has_saved_blocks(source):
-            self.sentence_postings.save_blocks(folder, "sentences.bm25")
-            self.passage_postings.save_blocks(folder, "passages.bm25")
+        blocks_saved = not Segment.has_saved_blocks(source)  # their entries written packed
+        if blocks_saved:
+            for level in LEVELS:
+                self.postings(level).save_blocks(folder, f"{level}.bm25")
             done.append("block-max metadata")
         if not Segment.has_packed(source):
-            self.sentence_postings.save_packed(folder, "sentences.bm25")
-            self.passage_postings.save_packed(folder, "passages.bm25")
+            for level in LEVELS:
+                self.postings(level).save_packed(folder, f"{level}.bm25", entries=not blocks_saved)
             done.append("packed postings")
         for level in LEVELS:
             if Dense.has_older_ann(source, level):

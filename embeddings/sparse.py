@@ -329,10 +329,12 @@ class Postings:
         each entry's four fields in a file each); ``save_packed`` writes them so."""
         return all((folder / f"{name}.{a}.npy").exists() for a in PACKED_FILES)
 
-    def save_packed(self, folder: Path, name: str) -> None:
-        """Write only the files ``has_packed`` checks (``PACKED_FILES``)."""
+    def save_packed(self, folder: Path, name: str, *, entries: bool = True) -> None:
+        """Write only the files ``has_packed`` checks (``PACKED_FILES``); without
+        ``entries``, the packed postings alone (``save_blocks`` wrote the entries)."""
         save_array(folder, f"{name}.packed", self.packed)
-        save_array(folder, f"{name}.blocks.entries", self.blocks.entries)
+        if entries:
+            save_array(folder, f"{name}.blocks.entries", self.blocks.entries)
 
 
 def idf(n_rows: int, df: int) -> float:
@@ -408,22 +410,22 @@ class Blocks:
     @property
     def block(self) -> np.ndarray:
         """Each entry's block (int64), unpacked."""
-        return (np.asarray(self.entries) & ENTRY_BLOCK_MASK).astype(np.int64)
+        return _field(self.entries, 0, ENTRY_BLOCK_MASK)
 
     @property
     def count(self) -> np.ndarray:
         """Each entry's count of postings (int64), unpacked."""
-        return ((np.asarray(self.entries) >> np.uint64(24)) & np.uint64(0xFFFF)).astype(np.int64)
+        return _field(self.entries, ENTRY_COUNT_SHIFT, ENTRY_COUNT_MASK)
 
     @property
     def max_tf(self) -> np.ndarray:
         """Each entry's highest frequency (int64), unpacked."""
-        return ((np.asarray(self.entries) >> np.uint64(40)) & np.uint64(0xFF)).astype(np.int64)
+        return _field(self.entries, ENTRY_MAX_TF_SHIFT, ENTRY_MAX_TF_MASK)
 
     @property
     def min_length(self) -> np.ndarray:
         """Each entry's shortest row length (int64, saturated), unpacked."""
-        return (np.asarray(self.entries) >> np.uint64(48)).astype(np.int64)
+        return _field(self.entries, ENTRY_MIN_LENGTH_SHIFT)
 
     def save(self, folder: Path, name: str) -> None:
         """Write the arrays, then ``name.json`` naming the block size (written last)."""
@@ -464,22 +466,36 @@ class Blocks:
         return cls(rows, indptr, entries, readers)
 
 
-ENTRY_BLOCK_MASK = np.uint64((1 << 24) - 1)
+# A block entry's fields in its uint64 (``pack_entries``; the kernel reads them by these
+# too): the block in bits 0–23, the count in 24–39, the highest frequency in 40–47, the
+# shortest length in 48–63.
+ENTRY_BLOCK_MASK = (1 << 24) - 1
+ENTRY_COUNT_SHIFT, ENTRY_COUNT_MASK = 24, (1 << 16) - 1
+ENTRY_MAX_TF_SHIFT, ENTRY_MAX_TF_MASK = 40, (1 << 8) - 1
+ENTRY_MIN_LENGTH_SHIFT = 48
 
 
 def pack_entries(
     block: np.ndarray, count: np.ndarray, max_tf: np.ndarray, min_length: np.ndarray
 ) -> np.ndarray:
-    """Block entries as uint64: the block in bits 0–23, the count in 24–39, the highest
-    frequency (at most TF_MAX) in 40–47, the shortest length (saturated) in 48–63."""
+    """Block entries as uint64: the block, the count, the highest frequency (at most
+    TF_MAX) and the shortest length (saturated), in the bits named above."""
     block = np.asarray(block, dtype=np.int64)
-    if block.size and int(block.max()) > int(ENTRY_BLOCK_MASK):
+    if block.size and int(block.max()) > ENTRY_BLOCK_MASK:
         raise ValueError(f"block {int(block.max())}: a segment of more blocks than 2^24")
     out = block.astype(np.uint64)
-    out |= np.asarray(count, dtype=np.uint64) << np.uint64(24)
-    out |= np.minimum(np.asarray(max_tf), TF_MAX).astype(np.uint64) << np.uint64(40)
-    out |= np.minimum(np.asarray(min_length), U16_MAX).astype(np.uint64) << np.uint64(48)
+    out |= np.asarray(count, dtype=np.uint64) << np.uint64(ENTRY_COUNT_SHIFT)
+    out |= np.minimum(np.asarray(max_tf), TF_MAX).astype(np.uint64) << np.uint64(ENTRY_MAX_TF_SHIFT)
+    out |= np.minimum(np.asarray(min_length), U16_MAX).astype(np.uint64) << np.uint64(
+        ENTRY_MIN_LENGTH_SHIFT
+    )
     return out
+
+
+def _field(entries: np.ndarray, shift: int, mask: int | None = None) -> np.ndarray:
+    """One field of packed block entries, as int64."""
+    x = np.asarray(entries) >> np.uint64(shift)
+    return (x if mask is None else x & np.uint64(mask)).astype(np.int64)
 
 
 # Block-max metadata as an older version wrote it (uint64 ``entries`` since 2026-11-28).
