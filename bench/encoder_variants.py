@@ -6,8 +6,8 @@ Exports the bundled model once (as ``embeddings.onnx_model`` does), converts it 
 ONNX Runtime variant below, and runs every variant through the encoder's own bulk path
 (``OnnxBackend``: one text per run, one single-threaded session per core) on the same
 held-out SQuAD sentences as ``bench/scale.py``, beside the shipped default (OpenVINO int8,
-``embeddings.openvino_model``: texts of one length batched, one stream per core) and plain
-sentence-transformers fp32 on the same texts.
+``embeddings.openvino_model``: texts of one padded length batched, one stream per core)
+and plain sentence-transformers fp32 on the same texts.
 Variants run in turn, ``--rounds`` times; each figure is the median over rounds, and every
 speed is also given as a ratio to sentence-transformers measured in the same round.
 Fidelity: cosine of each text's vector to sentence-transformers fp32's (mean and minimum).

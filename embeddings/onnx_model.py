@@ -167,36 +167,50 @@ def convert(
         fused_path.unlink(missing_ok=True)
 
 
-def torch_export(source: Path, out: Path) -> None:
-    """Export ``source`` with mean pooling and normalisation to the fp32 ONNX file ``out``."""
+def torch_export(source: Path, out: Path, *, mask: bool = False) -> None:
+    """Export ``source`` with mean pooling and normalisation to the fp32 ONNX file ``out``.
+
+    Without ``mask`` the graph takes token ids alone: a run holds one text, or texts of one
+    token length, and every token is attended to and pooled. With ``mask`` it also takes an
+    attention mask (1 for a text's tokens, 0 for padding), so texts padded to one length run
+    together (OpenVINO's bulk path); padding is neither attended to nor pooled.
+    """
     import torch
     from transformers import AutoModel
 
     model = AutoModel.from_pretrained(str(source), attn_implementation="eager").eval()
 
     class Pooled(torch.nn.Module):
-        """No attention mask: a run holds one text, or texts of one token length (OpenVINO's
-        bulk path), so every token is attended to and pooled."""
-
         def __init__(self) -> None:
             super().__init__()
             self.model = model
 
-        def forward(self, input_ids: Any) -> Any:
+        def forward(self, input_ids: Any, attention_mask: Any = None) -> Any:
+            if attention_mask is None:
+                attention_mask = torch.ones_like(input_ids)
             hidden = self.model(
                 input_ids=input_ids,
-                attention_mask=torch.ones_like(input_ids),
+                attention_mask=attention_mask,
                 token_type_ids=torch.zeros_like(input_ids),
             ).last_hidden_state
-            return torch.nn.functional.normalize(hidden.mean(1), dim=-1)
+            if not mask:
+                return torch.nn.functional.normalize(hidden.mean(1), dim=-1)
+            weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(1) / weights.sum(1)
+            return torch.nn.functional.normalize(pooled, dim=-1)
 
+    ids = torch.randint(1000, 2000, (1, 20))
+    inputs = ["input_ids", "attention_mask"] if mask else ["input_ids"]
     torch.onnx.export(
         Pooled(),
-        (torch.randint(1000, 2000, (1, 20)),),
+        (ids, torch.ones_like(ids)) if mask else (ids,),
         str(out),
-        input_names=["input_ids"],
+        input_names=inputs,
         output_names=["embedding"],
-        dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "embedding": {0: "batch"}},
+        dynamic_axes={
+            **{name: {0: "batch", 1: "tokens"} for name in inputs},
+            "embedding": {0: "batch"},
+        },
         opset_version=17,
         dynamo=False,
     )

@@ -108,6 +108,29 @@ def test_the_default_int8_openvino_encoder_stays_close_to_fp32(
     _same_alone_and_in_bulk(encoder)
 
 
+def test_openvino_runs_each_text_padded_alike_and_padding_moves_only_rounding(
+    encoder: Encoder,
+) -> None:
+    from embeddings import openvino_model
+
+    # A text runs at the next multiple of PAD tokens, in a batch filled to a power of two,
+    # so a bulk run meets few input shapes (each new one costs OpenVINO a preparation).
+    assert [openvino_model.padded_length(n, 8) for n in (1, 8, 9, 17)] == [8, 8, 16, 24]
+    assert [openvino_model.filled_batch(n) for n in (1, 3, 33, 64)] == [1, 4, 64, 64]
+    ids, mask = openvino_model.inputs([[5, 6, 7], [8]], 8, 4).values()
+    assert ids.shape == mask.shape == (4, 8)
+    assert ids[1].tolist() == [8, 0, 0, 0, 0, 0, 0, 0] and ids[3].tolist() == ids[0].tolist()
+    assert mask.sum(axis=1).tolist() == [3, 1, 3, 3]
+    # Padding is neither attended to nor pooled: the same texts run unpadded give the same
+    # vectors but for rounding (a one-token text runs here with seven tokens of padding).
+    suffix = f"-openvino-int8-v{openvino_model.EXPORT_FORMAT}"
+    (folder,) = [p for p in default_cache_dir().iterdir() if p.name.endswith(suffix)]
+    unpadded = openvino_model.OpenVinoBackend(folder, pad=1)
+    texts = TEXTS * 8  # the bulk path
+    cosine = np.sum(encoder.encode(texts) * unpadded.encode(texts, progress=False), axis=1)
+    assert cosine.min() > 0.999
+
+
 def test_questions_run_through_the_onnx_runtime_int8_export(
     encoder: Encoder, reference: np.ndarray
 ) -> None:
