@@ -26,6 +26,7 @@ import numpy as np
 
 from corpus.article import QUOTABLE_ROLES
 from corpus.store import StoredArticle
+from embeddings import sq_kernel
 from embeddings.columns import (
     PREFETCH_MIN_ROWS,
     RowReader,
@@ -226,11 +227,19 @@ class Dense:
         return best_first(rows[found[0][keep]], scores[0][keep], k)
 
     def refined(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Scores of ``rows`` by the level's refining codes (6-bit), as FAISS's refinement
-        computes them: the codes decoded, times the query."""
+        """Scores of ``rows`` by the level's refining codes, as FAISS's refinement computes
+        them: 6-bit codes read by a compiled loop (``sq_kernel``), others decoded by FAISS
+        and multiplied by the query."""
         assert self._refinement is not None
         _, quantizer, codes = self._refinement
+        if self._six_bit is not None:
+            return sq_kernel.scores(codes, rows, query, self._six_bit)
         return np.asarray(quantizer.sa_decode(codes[np.asarray(rows, dtype=np.int64)])) @ query
+
+    @cached_property
+    def _six_bit(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The trained ranges of 6-bit refining codes (None: another kind, or no refinement)."""
+        return None if self._refinement is None else sq_kernel.six_bit_ranges(self._refinement[1])
 
     @cached_property
     def _refinement(self) -> tuple[Any, Any, np.ndarray] | None:

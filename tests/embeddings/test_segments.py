@@ -17,7 +17,7 @@ import pytest
 
 from corpus.article import Article
 from corpus.store import ArticleStore
-from embeddings import columns, merging, segment
+from embeddings import columns, merging, segment, sq_kernel
 from embeddings.build import build_index, update_index
 from embeddings.cache import VectorCache
 from embeddings.columns import RowReader, Strings, save_array
@@ -182,6 +182,9 @@ def test_large_levels_use_fast_scan_codes_refined_by_6_bit_ones_with_exact_resco
         assert stage is Stage.CODES and len(rows) == segment.REFINE_FACTOR * 100
         assert (np.diff(scores) <= 0).all()  # best first by the 4-bit codes
         refined = loaded.refined(q, rows)  # the 6-bit codes' scores
+        # Read by a compiled loop, as FAISS's refinement decodes them.
+        decoded = faiss.downcast_index(loaded.ann.refine_index).reconstruct_batch(rows) @ q
+        assert np.abs(refined - decoded).max() < 1e-5
         assert np.abs(refined - vectors[rows] @ q).max() < 0.02
         assert np.abs(refined - vectors[rows] @ q).max() < np.abs(scores - vectors[rows] @ q).max()
         assert not np.allclose(refined, vectors[rows] @ q, atol=1e-6)
@@ -223,6 +226,27 @@ def test_a_search_re_scores_the_best_of_the_codes_exactly(
         assert np.allclose(scores, index.vectors("sentences", rows) @ q, atol=1e-6)
         truth, _ = best_first(every, index.vectors("sentences", every) @ q, 10)
         assert rows[0] == truth[0] and len(set(rows) & set(truth)) >= 9
+
+
+def test_only_whole_groups_of_6_bit_codes_are_read_by_the_compiled_loop() -> None:
+    rng = np.random.default_rng(3)
+    for dim, qtype, read in [
+        (32, faiss.ScalarQuantizer.QT_6bit, True),
+        (30, faiss.ScalarQuantizer.QT_6bit, False),  # a last group of two components
+        (32, faiss.ScalarQuantizer.QT_8bit, False),
+    ]:
+        data = rng.standard_normal((500, dim)).astype(np.float32)
+        quantizer = faiss.IndexScalarQuantizer(dim, qtype, faiss.METRIC_INNER_PRODUCT)
+        quantizer.train(data)
+        quantizer.add(data)
+        ranges = sq_kernel.six_bit_ranges(quantizer)
+        assert (ranges is not None) is read
+        if ranges is not None:
+            codes = faiss.vector_to_array(quantizer.codes).reshape(500, -1)
+            rows = rng.choice(500, 60, replace=False)
+            q = data[0] / np.linalg.norm(data[0])
+            expected = quantizer.reconstruct_batch(rows) @ q
+            assert np.abs(sq_kernel.scores(codes, rows, q, ranges) - expected).max() < 1e-5
 
 
 def test_segments_codes_shortlists_are_refined_across_the_search_not_each_in_full(
