@@ -175,6 +175,7 @@ class OpenVinoBackend:
         except Exception as exc:  # openvino raises its own types for a bad file
             raise ModelError(f"{folder}: cannot load the OpenVINO model ({exc})") from exc
         self._bulk: Any = None
+        self._requests: list[Any] = []
         self._bulk_lock = threading.Lock()
         self._local = threading.local()
         self._tokenizer = _tokenizer(folder / "tokenizer.json")
@@ -210,17 +211,25 @@ class OpenVinoBackend:
             for i, encoded in enumerate(self._tokenizer.encode_batch(list(texts))):
                 out[i] = self._one(encoded.ids)
             return out
-        import openvino as ov
-
         with self._bulk_lock:
             if self._bulk is None:
                 self._bulk = self._compile(streams=self._cores, threads=self._cores)
-            queue = ov.AsyncInferQueue(self._bulk, self._cores)
+                self._requests = [self._bulk.create_infer_request() for _ in range(self._cores)]
+            # One request per stream, used in turn; a request's vectors are copied out here,
+            # on this thread, before it runs again. No Python callback runs on OpenVINO's
+            # threads: one that waited for the GIL while a compiled model was being freed
+            # (which joins those threads, GIL held) hung a test run.
+            pending: list[list[int] | None] = [None] * len(self._requests)
 
-            def done(request: Any, rows: list[int]) -> None:
-                out[rows] = request.get_output_tensor(0).data[: len(rows)]
+            def collect(slot: int) -> None:
+                rows = pending[slot]
+                if rows is not None:
+                    request = self._requests[slot]
+                    request.wait()
+                    out[rows] = request.get_output_tensor(0).data[: len(rows)]
+                    pending[slot] = None
 
-            queue.set_callback(done)
+            runs = 0
             with tqdm(total=len(texts), disable=not progress, unit="text", desc="embedding") as bar:
                 for lo in range(0, len(texts), batch_size):
                     encoded = self._tokenizer.encode_batch(list(texts[lo : lo + batch_size]))
@@ -233,7 +242,12 @@ class OpenVinoBackend:
                             run = inputs(
                                 [encoded[r].ids for r in rows], length, filled_batch(len(rows))
                             )
-                            queue.start_async(run, [lo + r for r in rows])
-                    queue.wait_all()
+                            slot = runs % len(self._requests)
+                            collect(slot)
+                            self._requests[slot].start_async(run)
+                            pending[slot] = [lo + r for r in rows]
+                            runs += 1
+                    for slot in range(len(self._requests)):
+                        collect(slot)
                     bar.update(len(encoded))
         return out

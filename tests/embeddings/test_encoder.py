@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -122,13 +124,39 @@ def test_openvino_runs_each_text_padded_alike_and_padding_moves_only_rounding(
     assert ids[1].tolist() == [8, 0, 0, 0, 0, 0, 0, 0] and ids[3].tolist() == ids[0].tolist()
     assert mask.sum(axis=1).tolist() == [3, 1, 3, 3]
     # Padding is neither attended to nor pooled: the same texts run unpadded give the same
-    # vectors but for rounding (a one-token text runs here with seven tokens of padding).
+    # vectors but for rounding ("x", three tokens with its markers, runs with five of padding).
     suffix = f"-openvino-int8-v{openvino_model.EXPORT_FORMAT}"
     (folder,) = [p for p in default_cache_dir().iterdir() if p.name.endswith(suffix)]
     unpadded = openvino_model.OpenVinoBackend(folder, pad=1)
     texts = TEXTS * 8  # the bulk path
     cosine = np.sum(encoder.encode(texts) * unpadded.encode(texts, progress=False), axis=1)
     assert cosine.min() > 0.999
+
+
+FREED_BACKENDS = """
+from embeddings import openvino_model
+from embeddings.encoder import BUNDLED_WEIGHTS_SHA256, bundled_model_path, default_cache_dir
+folder = openvino_model.exported_model(
+    bundled_model_path(), BUNDLED_WEIGHTS_SHA256, default_cache_dir()
+)
+for _ in range(4):
+    backend = openvino_model.OpenVinoBackend(folder)
+    backend.encode(["A sentence.", "Another, a little longer, sentence."] * 20)
+    del backend
+print("freed")
+"""
+
+
+def test_freeing_an_openvino_backend_after_bulk_work_does_not_hang() -> None:
+    # Freeing a compiled model joins OpenVINO's threads while holding the GIL: a Python
+    # callback of the bulk path waiting for the GIL on one of them hung the process (the
+    # second backend freed, in a one-off reproduction). In a process of its own, with a
+    # deadline, so that a hang fails this test rather than the whole run.
+    done = subprocess.run(
+        [sys.executable, "-c", FREED_BACKENDS], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "freed"
 
 
 def test_questions_run_through_the_onnx_runtime_int8_export(
