@@ -40,12 +40,13 @@ files, checked at every load.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import sys
 import threading
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -219,35 +220,38 @@ class OpenVinoBackend:
             # on this thread, before it runs again. No Python callback runs on OpenVINO's
             # threads: one that waited for the GIL while a compiled model was being freed
             # (which joins those threads, GIL held) hung a test run.
-            pending: list[list[int] | None] = [None] * len(self._requests)
+            requests = self._requests
+            pending: dict[int, list[int]] = {}  # a request's slot → the rows its run embeds
 
             def collect(slot: int) -> None:
-                rows = pending[slot]
+                rows = pending.pop(slot, None)
                 if rows is not None:
-                    request = self._requests[slot]
-                    request.wait()
-                    out[rows] = request.get_output_tensor(0).data[: len(rows)]
-                    pending[slot] = None
+                    requests[slot].wait()
+                    out[rows] = requests[slot].get_output_tensor(0).data[: len(rows)]
 
-            runs = 0
+            slots = itertools.cycle(range(len(requests)))
             with tqdm(total=len(texts), disable=not progress, unit="text", desc="embedding") as bar:
-                for lo in range(0, len(texts), batch_size):
-                    encoded = self._tokenizer.encode_batch(list(texts[lo : lo + batch_size]))
-                    by_length: dict[int, list[int]] = defaultdict(list)
-                    for r, e in enumerate(encoded):
-                        by_length[padded_length(len(e.ids), self._pad)].append(r)
-                    for length, group in by_length.items():
-                        for k in range(0, len(group), GROUP):
-                            rows = group[k : k + GROUP]
-                            run = inputs(
-                                [encoded[r].ids for r in rows], length, filled_batch(len(rows))
-                            )
-                            slot = runs % len(self._requests)
-                            collect(slot)
-                            self._requests[slot].start_async(run)
-                            pending[slot] = [lo + r for r in rows]
-                            runs += 1
-                    for slot in range(len(self._requests)):
-                        collect(slot)
-                    bar.update(len(encoded))
+                for slot, (rows, run) in zip(slots, self._runs(texts, batch_size), strict=False):
+                    collect(slot)
+                    requests[slot].start_async(run)
+                    pending[slot] = rows
+                    bar.update(len(rows))
+                for slot in list(pending):
+                    collect(slot)
         return out
+
+    def _runs(
+        self, texts: Sequence[str], chunk: int
+    ) -> Iterator[tuple[list[int], dict[int, np.ndarray]]]:
+        """The bulk runs of ``texts``: the rows each embeds and its inputs. Texts are
+        tokenised ``chunk`` at a time and grouped by padded length, at most ``GROUP`` a run."""
+        for lo in range(0, len(texts), chunk):
+            encoded = self._tokenizer.encode_batch(list(texts[lo : lo + chunk]))
+            by_length: dict[int, list[int]] = defaultdict(list)
+            for r, e in enumerate(encoded):
+                by_length[padded_length(len(e.ids), self._pad)].append(r)
+            for length, group in by_length.items():
+                for k in range(0, len(group), GROUP):
+                    rows = group[k : k + GROUP]
+                    ids = [encoded[r].ids for r in rows]
+                    yield [lo + r for r in rows], inputs(ids, length, filled_batch(len(rows)))

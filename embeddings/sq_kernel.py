@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 BITS = 6
-LEVELS = (1 << BITS) - 1  # 63
+MAX_CODE = (1 << BITS) - 1  # 63: a component's code is 0..MAX_CODE
 
 
 def six_bit_ranges(quantizer: Any) -> tuple[np.ndarray, np.ndarray] | None:
@@ -37,8 +37,8 @@ def six_bit_ranges(quantizer: Any) -> tuple[np.ndarray, np.ndarray] | None:
 
 def query_terms(query: np.ndarray, vmin: np.ndarray, vdiff: np.ndarray) -> tuple[np.ndarray, float]:
     """The per-component weights and the offset of ``query``'s scores (see above)."""
-    weights = (query * vdiff / np.float32(LEVELS)).astype(np.float32)
-    offset = float(np.dot(query, vmin + vdiff * np.float32(0.5 / LEVELS)))
+    weights = (query * vdiff / np.float32(MAX_CODE)).astype(np.float32)
+    offset = float(np.dot(query, vmin + vdiff * np.float32(0.5 / MAX_CODE)))
     return weights, offset
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
@@ -250,13 +251,47 @@ def _with_older_ann(segment: Path, level: str) -> np.ndarray:
 COUNCIL_QUESTIONS = ["Which budget line did council 17 approve?", "What was the vote in council 5?"]
 
 
-@pytest.fixture()
-def council(
-    tmp_path: Path, encoder: Encoder, reranker: Reader, monkeypatch: pytest.MonkeyPatch
-) -> tuple[Path, Path, list[Answer]]:
+@dataclass
+class Council:
     """A data folder whose index is one segment of 40 short articles (80 sentences: an ANN
     level, ``FLAT_MAX_ROWS`` being 70 for the test; 40 passages, a flat level), the
-    segment's folder, and the answers it gives to ``COUNCIL_QUESTIONS``."""
+    segment's folder, and the answers it gave to ``COUNCIL_QUESTIONS``."""
+
+    data: Path
+    folder: Path
+    expected: list[Answer]
+    encoder: Encoder
+    reranker: Reader
+    caplog: pytest.LogCaptureFixture
+
+    def start(self) -> Engine:
+        """An engine started on the folder as ``briefing serve`` starts one, its log captured."""
+        engine = Engine(Settings(data_dir=self.data), encoder=self.encoder, reranker=self.reranker)
+        with self.caplog.at_level(logging.INFO):
+            engine.bootstrap(None)
+        assert engine.state == "ready", engine.error
+        return engine
+
+    def logged(self, text: str) -> int:
+        """How many captured log lines hold ``text``."""
+        return len([r for r in self.caplog.records if text in r.getMessage()])
+
+    def same_quotes(self, engine: Engine) -> None:
+        for question, answer in zip(COUNCIL_QUESTIONS, self.expected, strict=True):
+            got = engine.ask(question).answer
+            assert [(q.article_id, q.start) for q in got.quotes] == [
+                (q.article_id, q.start) for q in answer.quotes
+            ]
+
+
+@pytest.fixture()
+def council(
+    tmp_path: Path,
+    encoder: Encoder,
+    reranker: Reader,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> Council:
     monkeypatch.setattr(segment_module, "FLAT_MAX_ROWS", 70)
     data = tmp_path / "data"
     first = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
@@ -276,40 +311,17 @@ def council(
     (segment,) = first.live.index.segments
     expected = [first.ask(q).answer for q in COUNCIL_QUESTIONS]
     first.close()
-    return data, data / "index" / "segments" / segment.name, expected
+    folder = data / "index" / "segments" / segment.name
+    return Council(data, folder, expected, encoder, reranker, caplog)
 
 
-def _started(
-    data: Path, encoder: Encoder, reranker: Reader, caplog: pytest.LogCaptureFixture
-) -> Engine:
-    """An engine started on ``data`` as ``briefing serve`` starts one, its log captured."""
-    engine = Engine(Settings(data_dir=data), encoder=encoder, reranker=reranker)
-    with caplog.at_level(logging.INFO):
-        engine.bootstrap(None)
-    assert engine.state == "ready", engine.error
-    return engine
-
-
-def _same_quotes(engine: Engine, expected: list[Answer]) -> None:
-    for question, answer in zip(COUNCIL_QUESTIONS, expected, strict=True):
-        got = engine.ask(question).answer
-        assert [(q.article_id, q.start) for q in got.quotes] == [
-            (q.article_id, q.start) for q in answer.quotes
-        ]
-
-
-def test_older_ann_indexes_are_built_again_on_their_lists_on_start(
-    encoder: Encoder,
-    reranker: Reader,
-    caplog: pytest.LogCaptureFixture,
-    council: tuple[Path, Path, list[Answer]],
-) -> None:
-    data, folder, expected = council
+def test_older_ann_indexes_are_built_again_on_their_lists_on_start(council: Council) -> None:
+    data, folder = council.data, council.folder
     assert (folder / "sentences.ann").exists() and not (folder / "passages.ann").exists()
     lists = _with_older_ann(folder, "sentences")
 
-    engine = _started(data, encoder, reranker, caplog)
-    assert len([r for r in caplog.records if "8-bit ANN codes alone" in r.getMessage()]) == 1
+    engine = council.start()
+    assert council.logged("8-bit ANN codes alone") == 1
     assert engine.live is not None
     (upgraded,) = engine.live.index.segments
     new = data / "index" / "segments" / upgraded.name
@@ -321,25 +333,22 @@ def test_older_ann_indexes_are_built_again_on_their_lists_on_start(
     assert np.load(new / "sentences.vectors.npy", mmap_mode="r").dtype == np.float16
     for kept in ("passages.vectors.npy", "sentences.bm25.blocks.entries.npy"):  # linked
         assert (new / kept).stat().st_ino == (folder / kept).stat().st_ino
-    _same_quotes(engine, expected)
+    council.same_quotes(engine)
     engine.close()
 
 
 def test_float32_vectors_beside_an_ann_index_are_narrowed_to_float16_on_start(
-    encoder: Encoder,
-    reranker: Reader,
-    caplog: pytest.LogCaptureFixture,
-    council: tuple[Path, Path, list[Answer]],
+    council: Council,
 ) -> None:
-    data, folder, expected = council
+    data, folder = council.data, council.folder
     # A flat level is written as float32 today, an ANN level as float16.
     assert np.load(folder / "passages.vectors.npy", mmap_mode="r").dtype == np.float32
     assert not Segment.outdated(folder)
     wide = _with_wide_vectors(folder, "sentences")
     assert Segment.outdated(folder)
 
-    engine = _started(data, encoder, reranker, caplog)
-    assert len([r for r in caplog.records if "with float32 vectors" in r.getMessage()]) == 1
+    engine = council.start()
+    assert council.logged("with float32 vectors") == 1
     assert engine.live is not None
     (upgraded,) = engine.live.index.segments
     new = data / "index" / "segments" / upgraded.name
@@ -349,5 +358,5 @@ def test_float32_vectors_beside_an_ann_index_are_narrowed_to_float16_on_start(
     assert np.array_equal(narrowed, wide.astype(np.float16))
     for kept in ("sentences.ann", "passages.vectors.npy", "sentences.bm25.packed.npy"):
         assert (new / kept).stat().st_ino == (folder / kept).stat().st_ino  # linked
-    _same_quotes(engine, expected)
+    council.same_quotes(engine)
     engine.close()
