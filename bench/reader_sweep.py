@@ -1,11 +1,12 @@
-"""Choose the reader's weight and depth: answer in the first quote at each setting.
+"""Choose the reader's weight, depth and margin: answer in the first quote at each setting.
 
 Asks, at each (depth, weight) of the grid, the news set (bench/news), the seed set
 (tests/service/seed_questions.py) and a seeded sample of SQuAD v1.1 tune questions of the
 articles the reader was trained on (the "fit" split; its validation on the other articles
 is in its training.json). One JSON line per setting; weight 0 is the reader switched off.
-The grid is depth 6 at 0, 0.4, 1, 2, 4 and 10 times the reader's own weight (its
-training.json's, or 0.05), and depths 4 and 8 at its own weight.
+The grid is depth 4 and margin 0.05 (the defaults) at 0, 0.4, 1, 2, 4 and 10 times the
+reader's own weight (its training.json's, or 0.05); depths 3 and 6, and margins 0.02, 0.1
+and inf (every question read), at its own weight.
 
     python bench/reader_sweep.py [--reader DIR] [--fit 500]
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import sys
 import tempfile
@@ -36,12 +38,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "eval"
 
 
-def grid(weight: float) -> list[tuple[int, float]]:
-    """(depth, weight) settings around a reader's own weight."""
+def grid(weight: float) -> list[tuple[int, float, float]]:
+    """(depth, weight, margin) settings around a reader's own weight."""
     return [
-        *((6, round(weight * x, 6)) for x in (0, 0.4, 1, 2, 4, 10)),
-        (4, weight),
-        (8, weight),
+        *((4, round(weight * x, 6), 0.05) for x in (0, 0.4, 1, 2, 4, 10)),
+        (3, weight, 0.05),
+        (6, weight, 0.05),
+        *((4, weight, m) for m in (0.02, 0.1, math.inf)),
     ]
 
 
@@ -73,9 +76,9 @@ def main() -> None:
             quotes = engine.ask(question).answer.quotes
             return bool(quotes) and contains_answer(quotes[0].text, answers)
 
-        for depth, weight in grid(reader.weight):
+        for depth, weight, margin in grid(reader.weight):
             for engine in engines.values():
-                engine.rerank_policy = RerankPolicy(depth=depth, weight=weight)
+                engine.rerank_policy = RerankPolicy(depth=depth, weight=weight, margin=margin)
             news_hits = [first(engines["news"], q.question, q.answers) for q in news.questions]
             seed_hits = 0
             for question, fragments in ANSWERABLE:
@@ -85,6 +88,7 @@ def main() -> None:
             row = {
                 "depth": depth,
                 "weight": weight,
+                "margin": margin if math.isfinite(margin) else "inf",
                 "news_first": round(sum(news_hits) / len(news_hits), 4),
                 "seed_first": f"{seed_hits}/{len(ANSWERABLE)}",
                 "fit_first": round(sum(fit_hits) / max(1, len(fit_hits)), 4),

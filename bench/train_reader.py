@@ -17,6 +17,13 @@ validation and never seen. From the training articles come:
 - quantity questions ("How many passengers ...?") made from sentences holding a number of
   a counted noun, whose negatives are the candidates without that number.
 
+With ``--news DIR`` (by default ``bench/reader_news``: 31 invented news articles and 115
+questions written for training, never asked in any evaluation) it also reads news: the
+set's hand-written questions (quantities, dates, why, interview replies: what SQuAD lacks),
+yes/no and quantity questions made from its sentences as above, and every interview
+question with the reply's opening as its positive and the interviewer's words among its
+negatives. These groups are repeated ``--news-repeat`` times, as they are few.
+
 The loss is a softmax over one positive and its negatives. With ``--residual`` a group is
 instead Briefing's own head for the question (``--depth`` candidates holding both an
 answering and a wrong sentence), and the softmax runs over fused score + ``--weight`` ×
@@ -56,12 +63,14 @@ from embeddings.onnx_model import convert
 from embeddings.reader import CONTEXT_INPUT, MODEL_FILE, Reader
 from service.answering.retrieve import Candidate, reading
 from service.evaluation.metrics import contains_answer
+from service.evaluation.news import NewsQuestion, load_news
 from service.evaluation.squad import SquadQuestion, load_squad
 from service.ops.engine import Engine
 from service.settings import Settings
 
 log = logging.getLogger("train_reader")
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
+READER_NEWS = Path(__file__).resolve().parent / "reader_news"
 
 _AUX = "is|are|was|were|will|has|have|had|can|could|would|should|did|does|do"
 _STATEMENT = re.compile(
@@ -211,6 +220,42 @@ class GroupMaker:
                 wrong.insert(0, s)
         return self.group(q.question, positive, list(dict.fromkeys(wrong)), "squad")
 
+    def news(self, q: NewsQuestion) -> Group | None:
+        """A hand-written news question: the best-ranked sentence of one of its articles
+        holding an answer is the positive (as for SQuAD)."""
+        idx = self.live.index
+        rows = {idx.article_row(a) for a in q.articles} - {None}
+
+        def answers(s: int) -> bool:
+            return idx.sentences[s].article in rows and contains_answer(idx.text(s), q.answers)
+
+        ranked = self.candidates(q.question)
+        holds = [answers(s) for s in ranked]
+        if not any(holds):
+            return None
+        positive = ranked[holds.index(True)]
+        wrong = [s for s in (positive - 1, positive + 1) if 0 <= s < len(idx.sentences)]
+        wrong += [s for s, h in zip(ranked, holds, strict=True) if not h]
+        wrong = [s for s in dict.fromkeys(wrong) if not contains_answer(idx.text(s), q.answers)]
+        return self.group(q.question, positive, wrong, f"news {q.kind}")
+
+    def interviews(self) -> list[Group]:
+        """Each interviewer's question with the opening of its reply as the positive, the
+        question's own sentences first among the negatives (they share its words)."""
+        idx = self.live.index
+        groups = []
+        for p, passage in enumerate(idx.passages):
+            if passage.question is None:
+                continue
+            asked = list(idx.passage_sentences(passage.question))
+            question = " ".join(idx.texts(asked))
+            opening = idx.passage_sentences(p).start
+            wrong = asked + [s for s in self.candidates(question) if idx.sentences[s].passage != p]
+            group = self.group(question, opening, list(dict.fromkeys(wrong)), "news interview")
+            if group is not None:
+                groups.append(group)
+        return groups
+
     def generated(self, sentence: int, rng: random.Random) -> Group | None:
         text = self.live.index.text(sentence)
         question = yes_no_question(text, rng)
@@ -347,6 +392,33 @@ def export(model: object, tokenizer: object, out: Path) -> None:
         (out / extra).unlink(missing_ok=True)
 
 
+def _shown(path: Path) -> str:
+    """``path`` as recorded: relative to the repository when inside it."""
+    root = Path(__file__).resolve().parents[1]
+    resolved = path.resolve()
+    return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else str(path)
+
+
+def news_training(args: argparse.Namespace, rng: random.Random) -> list[Group]:
+    """Groups from the training news set (see the module's docstring), indexed in a data
+    directory of its own beside ``--data-dir``."""
+    news = load_news(args.news)
+    engine = Engine(Settings(data_dir=args.data_dir.with_name(args.data_dir.name + "-news")))
+    if engine.ingest_articles(news.articles).changed or engine.snapshots.current_version() is None:
+        engine.rebuild(progress=True)
+    else:
+        engine.load_live()
+    maker = GroupMaker(engine, args.negatives, args.context)
+    groups = [g for q in news.questions if (g := maker.news(q)) is not None]
+    groups += maker.interviews()
+    for s in range(len(maker.live.index.sentences)):
+        if (g := maker.generated(s, rng)) is not None:
+            groups.append(g)
+    log.info("%d groups from %s", len(groups), args.news)
+    engine.close()
+    return groups
+
+
 def validate(
     maker: GroupMaker, reader: Reader, questions: list[SquadQuestion], depth: int, weight: float
 ) -> dict:
@@ -400,6 +472,14 @@ def main() -> None:
         "at --weight (what rerank does), instead of on a positive and its negatives alone",
     )
     ap.add_argument("--weight", type=float, default=0.05, help="the logit's weight (--residual)")
+    ap.add_argument(
+        "--news",
+        type=Path,
+        default=READER_NEWS,
+        help="a news set made for training (articles.jsonl, questions.jsonl; default "
+        "bench/reader_news); 'none' to train on SQuAD's articles alone",
+    )
+    ap.add_argument("--news-repeat", type=int, default=3, help="times each news group is read")
     ap.add_argument("--distil", type=float, default=0.5, help="weight of the teacher's loss")
     ap.add_argument("--temperature", type=float, default=2.0)
     args = ap.parse_args()
@@ -440,7 +520,14 @@ def main() -> None:
         if g is not None:
             groups.append(g)
             made += 1
-    kinds = {k: sum(g.kind == k for g in groups) for k in ("squad", "yes/no", "quantity")}
+    if str(args.news) != "none":
+        if args.residual or args.teacher:
+            sys.exit("--news is for plain training: add --news none to --residual or --teacher")
+        news_groups = news_training(args, rng)
+        groups += news_groups * args.news_repeat
+    kinds: dict[str, int] = {}
+    for g in groups:
+        kinds[g.kind] = kinds.get(g.kind, 0) + 1
     log.info("groups by kind: %s (%.0fs)", kinds, time.time() - started)
     for g in groups[-3:]:
         log.info("example %s: %s -> %s", g.kind, g.question, g.texts[0][:100])
@@ -470,6 +557,11 @@ def main() -> None:
                     else {}
                 ),
                 "train_articles": train_ids,
+                **(
+                    {"news": {"set": _shown(args.news), "repeat": args.news_repeat}}
+                    if str(args.news) != "none"
+                    else {}
+                ),
                 "validation": "the 18 articles of squad-v2.0-dev-tune.json (never trained on)",
                 "groups": kinds,
                 "negatives": args.negatives,

@@ -5,8 +5,9 @@ control" answers "who held it before", or that of two sentences sharing the ques
 words only one holds the number asked for; a cross-encoder attends across both. Briefing
 ships one trained by ``bench/train_reader.py``: all-MiniLM-L6-v2 cut to its first three
 layers with a one-logit head, fine-tuned on SQuAD questions, yes/no and quantity questions
-of articles it may train on, exported to ONNX with int8 weights (per channel) and verified
-by SHA-256 on load. One call scores the whole shortlist as one batch, on every core.
+of articles it may train on and a news set written for its training (``bench/reader_news``:
+quantities, dates, interview replies), exported to ONNX with int8 weights (per channel) and
+verified by SHA-256 on load. One call scores the whole shortlist as one batch, on every core.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from embeddings.onnx_model import ONNX_FILE, open_session
 log = logging.getLogger(__name__)
 
 BUNDLED_READER_DIR = Path(__file__).resolve().parent / "models" / "reader"
-BUNDLED_READER_SHA256 = "ad5ceccb2ebd5f29b4ca4a60b9f6648f619a7db5804433f38b9b2eb653081d98"
+BUNDLED_READER_SHA256 = "7a961c1d9958f2523d97ef7b50d25625dcda07d798a2cc878a31d7d78249aecb"
 MODEL_FILE = ONNX_FILE
 # Question and sentence together, in tokens, unless the reader's training.json says otherwise;
 # what is cut is the start of the longer text (a sentence's context before the sentence).

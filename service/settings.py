@@ -36,11 +36,13 @@ class Settings(BaseSettings):
     model_path: Path | None = None
     encoder: Backend = "openvino-int8"
     model_cache_dir: Path | None = None
-    # The reader (a small cross-encoder) re-orders this many of the best candidates; the
-    # folder of another reader made by bench/train_reader.py may replace the shipped one.
-    # Off by default: it lowers the news and seed sets (README, "The reader").
-    rerank: bool = False
-    rerank_depth: Annotated[int, Field(ge=1, le=50)] = 6
+    # The reader (a small cross-encoder) re-orders this many of the best candidates when
+    # retrieval's best two are closer than rerank_margin in fused score (inf: every
+    # question); the folder of another reader made by bench/train_reader.py may replace
+    # the shipped one (README, "The reader").
+    rerank: bool = True
+    rerank_depth: Annotated[int, Field(ge=1, le=50)] = 4
+    rerank_margin: Annotated[float, Field(ge=0)] = 0.05
     reranker_path: Path | None = None
     log_level: str = "info"
     max_conversations: int = 10_000

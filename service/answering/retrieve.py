@@ -229,12 +229,17 @@ class Retriever:
 
 @dataclass(frozen=True)
 class RerankPolicy:
-    """How the reader's logit joins the fused score, and for how many candidates."""
+    """When the reader is asked, how its logit joins the fused score, and for how many
+    candidates (README, "The reader")."""
 
-    depth: int = 6
+    depth: int = 4
     # How much the logit counts beside the fused score; None: the reader's own weight (the
     # one it was trained at, from its training.json; README, "The reader").
     weight: float | None = None
+    # The reader is asked only on a close call: when retrieval's best two candidates' fused
+    # scores differ by less than this. A clear lead is kept as retrieval ranked it (and no
+    # time is spent reading); math.inf asks it on every question.
+    margin: float = 0.05
 
 
 class PairScorer(Protocol):
@@ -270,14 +275,34 @@ def rerank(
     scorer: PairScorer,
     policy: RerankPolicy,
 ) -> list[Candidate]:
-    """Re-order the first ``policy.depth`` candidates by fused score plus the reader's logit."""
+    """Re-order the first ``policy.depth`` candidates by fused score plus the reader's logit,
+    on a close call only (``RerankPolicy.margin``).
+
+    Only candidates matching at least as many of the question's cues (the answer type it
+    asks for, the unit it names) as retrieval's best are read and move; the others keep
+    their places: the reader re-orders sentences of one kind and does not overrule a cue
+    (on the news set it had put a sentence without the fare above the one holding it, for
+    "How much will a flight to Amsterdam from Marrowby cost?").
+    """
     head, tail = candidates[: policy.depth], candidates[policy.depth :]
+    if len(head) < 2 or head[0].score - head[1].score >= policy.margin:
+        return candidates
+
+    def cues(c: Candidate) -> float:
+        return c.type_match + c.unit_match
+
+    movable = [i for i, c in enumerate(head) if cues(c) >= cues(head[0])]
+    if len(movable) < 2:
+        return candidates
     read = reading if scorer.context else SearchIndex.text
-    logits = scorer.score(question, [read(index, c.sentence) for c in head])
+    logits = scorer.score(question, [read(index, head[i].sentence) for i in movable])
     weight = scorer.weight if policy.weight is None else policy.weight
     scored = [
-        replace(c, cross=float(x), score=c.score + weight * float(x))
-        for c, x in zip(head, logits, strict=True)
+        replace(head[i], cross=float(x), score=head[i].score + weight * float(x))
+        for i, x in zip(movable, logits, strict=True)
     ]
     scored.sort(key=lambda c: -c.score)
-    return scored + tail
+    out = list(head)
+    for i, c in zip(movable, scored, strict=True):
+        out[i] = c
+    return out + tail

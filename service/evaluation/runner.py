@@ -26,7 +26,7 @@ QUOTES_ASKED = 5  # enough for passage recall@5
 
 # Each ablation changes one part of Briefing's default set-up (given its current weights).
 ABLATIONS: dict[str, Callable[[Weights], dict[str, Any]]] = {
-    "with reader": lambda w: {"rerank": True},
+    "without reader": lambda w: {"rerank": False},
     "without passage context": lambda w: {
         "weights": replace(w, passage_dense=0.0, passage_bm25=0.0)
     },

@@ -96,7 +96,9 @@ class Engine:
         self.error: str | None = None
         self._encoder = encoder
         self._reranker = reranker
-        self.rerank_policy = RerankPolicy(depth=settings.rerank_depth)
+        self.rerank_policy = RerankPolicy(
+            depth=settings.rerank_depth, margin=settings.rerank_margin
+        )
         self.use_reranker = settings.rerank
         self.weights = Weights()
         self.reading_margin = READING_MARGIN

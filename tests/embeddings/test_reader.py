@@ -29,7 +29,9 @@ def test_shipped_reader_matches_its_checksum_and_record() -> None:
     assert digest == BUNDLED_READER_SHA256
     record = json.loads((BUNDLED_READER_DIR / "training.json").read_text("utf-8"))
     assert record["sha256"] == digest
-    # Trained only on articles outside the v2.0 tune file, which is its validation.
+    # Trained only on articles outside the v2.0 tune file, which is its validation, and on
+    # the news set written for training (never the evaluated bench/news).
+    assert record["news"]["set"] == "bench/reader_news"
     validation = load_squad([SHARED_EVAL / "squad-v2.0-dev-tune.json"]).articles
     assert record["train_articles"]
     assert not set(record["train_articles"]) & {a.id for a in validation}

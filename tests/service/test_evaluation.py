@@ -176,19 +176,19 @@ def test_eval_end_to_end(tmp_path: Path, encoder: Encoder, reranker: Reader) -> 
     assert "abstain_recall" in report["systems"]["bm25"]  # baselines never abstain
     assert report["systems"]["bm25"]["abstain_recall"] == 0.0
     assert set(report["ablation"]) == {
-        "with reader",
+        "without reader",
         "without passage context",
         "without answer-type cue",
         "without unit cue",
         "without interviewer's-words cue",
         "sentence fusion only",
     }
-    assert report["ablation"]["with reader"]["questions"] == 4
+    assert report["ablation"]["without reader"]["questions"] == 4
     # Neither article is one the reader was trained on: every question is held out.
     held = report["held_out_from_reader"]
     assert held["questions"] == held["of"] == 4
     assert held["briefing"] == {k: v for k, v in ours.items() if k != "off_topic_abstained"}
-    assert held["with reader"] == report["ablation"]["with reader"]
+    assert held["without reader"] == report["ablation"]["without reader"]
     table = format_table(report)
     assert "answer_in_first_quote" in table and "rrf" in table
     assert "held out from the reader's training: 4 of 4 questions" in table

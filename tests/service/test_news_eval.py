@@ -14,6 +14,7 @@ from service.evaluation.news import NewsSetError, format_news_table, load_news, 
 from service.settings import Settings
 
 NEWS = Path(__file__).resolve().parents[2] / "bench" / "news"
+READER_NEWS = NEWS.with_name("reader_news")
 
 
 def test_the_shipped_news_set_is_consistent() -> None:
@@ -24,6 +25,21 @@ def test_the_shipped_news_set_is_consistent() -> None:
     sources = {a.source for a in news.articles}
     assert len(sources) >= 3  # wire copies and several papers
     assert len({q.id for q in news.questions}) == len(news.questions)
+
+
+def test_the_readers_news_set_is_consistent_and_apart_from_the_evaluated_one() -> None:
+    """bench/reader_news is what the reader trains on: it must never share an article, a
+    sentence or a question with bench/news, on which the reader is evaluated."""
+    train, evaluated = load_news(READER_NEWS), load_news(NEWS)
+    assert len(train.articles) >= 30 and len(train.questions) >= 100
+    assert {"quantity", "date", "interview", "why", "yesno"} <= {q.kind for q in train.questions}
+    assert not {a.id for a in train.articles} & {a.id for a in evaluated.articles}
+    assert not {q.question for q in train.questions} & {q.question for q in evaluated.questions}
+
+    def sentences(articles: list) -> set[str]:
+        return {s.strip() for a in articles for s in a.text.replace("\n", " ").split(". ")}
+
+    assert not {s for s in sentences(train.articles) & sentences(evaluated.articles) if len(s) > 30}
 
 
 def _copy(tmp_path: Path) -> Path:

@@ -1,62 +1,130 @@
-"""The reader (opt-in) re-orders only the head of the shortlist, and never decides
-abstention."""
+"""The reader (on by default) re-orders only the head of the shortlist, only on a close
+call, never against a cue, and never decides abstention."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from embeddings.reader import Reader
 from service.answering.answer import Answer
-from service.answering.retrieve import RerankPolicy, reading, rerank
+from service.answering.retrieve import Candidate, RerankPolicy, reading, rerank
 from service.ops.engine import Engine
 from tests.service.seed_questions import ANSWERABLE, UNANSWERABLE
 
 
 @pytest.fixture()
 def engine(seed_engine: Engine) -> Iterator[Engine]:
+    policy = seed_engine.rerank_policy
     yield seed_engine
-    seed_engine.configure(rerank=False)
+    seed_engine.configure(rerank=True)
+    seed_engine.rerank_policy = policy
 
 
-def test_reader_is_off_by_default_and_loads_when_asked(seed_engine: Engine) -> None:
-    assert not seed_engine.use_reranker and seed_engine.reranker is None
-    assert isinstance(seed_engine.load_reader(), Reader)
-    assert seed_engine.rerank_policy.depth == 6
+def test_reader_is_on_by_default_reading_four_on_close_calls(seed_engine: Engine) -> None:
+    assert seed_engine.use_reranker and isinstance(seed_engine.reranker, Reader)
+    assert seed_engine.rerank_policy == RerankPolicy(depth=4, weight=None, margin=0.05)
+
+
+def _candidates(engine: Engine, question: str) -> list[Candidate]:
+    live = engine.live
+    assert live is not None
+    return live.retriever.retrieve(question, engine.encoder.encode_query(question)).candidates
+
+
+def _cues(c: Candidate) -> float:
+    return c.type_match + c.unit_match
 
 
 def test_rerank_orders_the_head_by_score_plus_weighted_logit(
     seed_engine: Engine, reranker: Reader
 ) -> None:
-    live = seed_engine.live
-    assert live is not None
-    question = "How many people lived in Deir e-Zor city before the war?"
-    vector = seed_engine.encoder.encode_query(question)
-    candidates = live.retriever.retrieve(question, vector).candidates
-    policy = RerankPolicy(depth=6, weight=0.5)
-    reordered = rerank(live.index, candidates, question, reranker, policy)
+    index = seed_engine.live.index  # type: ignore[union-attr]
+    question = "Who controlled the Syrian side of the al-Qaim crossing before ISIS?"
+    candidates = _candidates(seed_engine, question)
+    assert all(_cues(c) == _cues(candidates[0]) for c in candidates[:6])  # every one movable
+    policy = RerankPolicy(depth=6, weight=0.5, margin=math.inf)
+    reordered = rerank(index, candidates, question, reranker, policy)
     head, tail = reordered[:6], reordered[6:]
     # The tail is untouched; the head holds the same sentences, now by fused + w * logit.
     assert [c.sentence for c in tail] == [c.sentence for c in candidates[6:]]
     assert {c.sentence for c in head} == {c.sentence for c in candidates[:6]}
-    logits = reranker.score(question, [live.index.text(c.sentence) for c in candidates[:6]])
+    logits = reranker.score(question, [index.text(c.sentence) for c in candidates[:6]])
     by_sentence = dict(zip((c.sentence for c in candidates[:6]), logits, strict=True))
     for c in head:
         assert c.cross == pytest.approx(float(by_sentence[c.sentence]), abs=1e-5)
     expected = sorted(candidates[:6], key=lambda c: -(c.score + 0.5 * by_sentence[c.sentence]))
     assert [c.sentence for c in head] == [c.sentence for c in expected]
+    assert [c.sentence for c in head] != [c.sentence for c in candidates[:6]]
     assert np.all(np.diff([c.score for c in head]) <= 1e-9)
     # A policy naming no weight uses the reader's own (its training.json's).
-    assert RerankPolicy(depth=6).weight is None
-    own = rerank(live.index, candidates, question, _Weighted(reranker, 0.5), RerankPolicy(depth=6))
+    assert RerankPolicy().weight is None
+    own = rerank(
+        index, candidates, question, _Weighted(reranker, 0.5), replace(policy, weight=None)
+    )
     assert [c.sentence for c in own] == [c.sentence for c in reordered]
-    plain = rerank(live.index, candidates, question, reranker, RerankPolicy(depth=6))
+    plain = rerank(index, candidates, question, reranker, replace(policy, weight=None))
     by_own = sorted(
         candidates[:6], key=lambda c: -(c.score + reranker.weight * by_sentence[c.sentence])
     )
     assert [c.sentence for c in plain[:6]] == [c.sentence for c in by_own]
+
+
+def test_the_reader_reads_only_close_calls(seed_engine: Engine, reranker: Reader) -> None:
+    """A clear lead is kept as retrieval ranked it, without a call to the reader; a close
+    call is read. Over the seed set the default margin leaves most questions unread."""
+    index = seed_engine.live.index  # type: ignore[union-attr]
+    counting = _Counting(reranker)
+    read = 0
+    for question, _ in ANSWERABLE:
+        candidates = _candidates(seed_engine, question)
+        gap = candidates[0].score - candidates[1].score
+        before = counting.calls
+        out = rerank(index, candidates, question, counting, RerankPolicy(margin=gap))
+        assert counting.calls == before and out == candidates  # not closer than the margin
+        out = rerank(index, candidates, question, counting, RerankPolicy(margin=gap + 1e-6))
+        assert counting.calls == before + 1  # just closer: read
+        default = rerank(index, candidates, question, counting, RerankPolicy())
+        read += counting.calls == before + 2
+        assert (default == candidates) or gap < 0.05
+    assert 0 < read < len(ANSWERABLE) / 2
+
+
+def test_the_reader_never_lifts_a_sentence_missing_a_cue_the_lead_matches(
+    seed_engine: Engine, reranker: Reader
+) -> None:
+    """However much the reader counts, a candidate matching fewer of the question's cues
+    (answer type, unit) than retrieval's best keeps its place; the others are re-ordered."""
+    index = seed_engine.live.index  # type: ignore[union-attr]
+    policy = RerankPolicy(depth=8, weight=1000.0, margin=math.inf)
+    fixed_seen = moved = 0
+    for question, _ in ANSWERABLE:
+        candidates = _candidates(seed_engine, question)
+        out = rerank(index, candidates, question, reranker, policy)
+        lead = _cues(candidates[0])
+        for i, c in enumerate(candidates[:8]):
+            if _cues(c) < lead:
+                assert out[i] == c  # in its place, unread
+                fixed_seen += 1
+        assert _cues(out[0]) >= lead
+        moved += out[0].sentence != candidates[0].sentence
+    assert fixed_seen and moved  # both kinds met: the seed set has cues the lead matches
+
+
+class _Counting:
+    """The reader, counting its calls."""
+
+    def __init__(self, reader: Reader) -> None:
+        self.reader, self.weight, self.context = reader, reader.weight, reader.context
+        self.calls = 0
+
+    def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        return self.reader.score(question, texts)
 
 
 class _Weighted:
@@ -71,8 +139,10 @@ class _Weighted:
 
 def test_abstention_and_confidence_do_not_depend_on_the_reader(engine: Engine) -> None:
     questions = [q for q, _ in ANSWERABLE] + list(UNANSWERABLE)
+    engine.configure(rerank=False)
     plain = [engine.ask(q).answer for q in questions]
     engine.configure(rerank=True)
+    engine.rerank_policy = RerankPolicy(margin=math.inf)  # read every question
     read = [engine.ask(q).answer for q in questions]
     for q, a, b in zip(questions, read, plain, strict=True):
         assert (a.answered, a.confidence) == (b.answered, b.confidence), q
