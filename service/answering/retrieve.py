@@ -7,8 +7,8 @@ question, and BM25 of each normalised by the best BM25 score for the query. The 
 is their weighted sum, plus bonuses for a sentence holding the kind of answer the question
 asks for (a number, a date) and a quantity of the unit it names, for the opening sentence
 of a matching interview answer, and for every sentence of a reply whose interviewer asked in
-the user's words; ``rerank`` may then re-order the head with the reader (a cross-encoder,
-opt-in). The absolute signals also feed the confidence.
+the user's words; ``rerank`` then re-orders the head with the reader (a cross-encoder) on
+a close call. The absolute signals also feed the confidence.
 """
 
 from __future__ import annotations
