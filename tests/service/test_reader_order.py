@@ -177,3 +177,15 @@ def test_a_reader_with_context_reads_the_sentence_before_or_the_interviewers_que
         else:
             assert text == s.text
     assert later and openings  # the seed article has both, interview replies included
+
+
+def test_the_margin_is_configured_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from service.settings import Settings
+
+    monkeypatch.setenv("BRIEFING_RERANK_MARGIN", "inf")
+    assert Settings().rerank_margin == math.inf  # every question read
+    monkeypatch.setenv("BRIEFING_RERANK_MARGIN", "-0.1")
+    with pytest.raises(ValidationError, match="rerank_margin"):
+        Settings()
