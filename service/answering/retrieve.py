@@ -276,7 +276,8 @@ def rerank(
     policy: RerankPolicy,
 ) -> list[Candidate]:
     """Re-order the first ``policy.depth`` candidates by fused score plus the reader's logit,
-    on a close call only (``RerankPolicy.margin``).
+    on a close call only (``RerankPolicy.margin``, between the lead and the best candidate
+    whose text differs from it). Each distinct text is read once.
 
     Only candidates matching at least as many of the question's cues (the answer type it
     asks for, the unit it names) as retrieval's best are read and move; the others keep
@@ -287,19 +288,26 @@ def rerank(
     head, tail = candidates[: policy.depth], candidates[policy.depth :]
     if len(head) < 2 or head[0].score - head[1].score >= policy.margin:
         return candidates
+    read = reading if scorer.context else SearchIndex.text
+    texts = [read(index, c.sentence) for c in head]
+    # A close call is one between two different texts: copies of the lead's sentence (the
+    # same line in several articles) read alike, so no reading can order them.
+    rival = next((i for i in range(1, len(head)) if texts[i] != texts[0]), None)
+    if rival is None or head[0].score - head[rival].score >= policy.margin:
+        return candidates
 
     def cues(c: Candidate) -> float:
         return c.type_match + c.unit_match
 
     movable = [i for i, c in enumerate(head) if cues(c) >= cues(head[0])]
-    if len(movable) < 2:
+    distinct = list(dict.fromkeys(texts[i] for i in movable))
+    if len(distinct) < 2:
         return candidates
-    read = reading if scorer.context else SearchIndex.text
-    logits = scorer.score(question, [read(index, head[i].sentence) for i in movable])
+    logit = dict(zip(distinct, scorer.score(question, distinct).tolist(), strict=True))
     weight = scorer.weight if policy.weight is None else policy.weight
     scored = [
-        replace(head[i], cross=float(x), score=head[i].score + weight * float(x))
-        for i, x in zip(movable, logits, strict=True)
+        replace(head[i], cross=logit[texts[i]], score=head[i].score + weight * logit[texts[i]])
+        for i in movable
     ]
     scored.sort(key=lambda c: -c.score)
     out = list(head)

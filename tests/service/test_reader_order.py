@@ -115,15 +115,37 @@ def test_the_reader_never_lifts_a_sentence_missing_a_cue_the_lead_matches(
     assert fixed_seen and moved  # both kinds met: the seed set has cues the lead matches
 
 
+def test_copies_of_the_lead_make_no_close_call_and_are_read_once(
+    seed_engine: Engine, reranker: Reader
+) -> None:
+    """The same sentence in two articles reads alike: the close call is measured to the
+    best candidate with another text, and each distinct text is read once."""
+    index = seed_engine.live.index  # type: ignore[union-attr]
+    question = "Who controlled the Syrian side of the al-Qaim crossing before ISIS?"
+    c = _candidates(seed_engine, question)
+    copy = replace(c[0], score=c[0].score - 1e-4)  # as a copy in another article would rank
+    candidates = [c[0], copy, *c[1:]]
+    gap = c[0].score - c[1].score  # to the best other text
+    counting = _Counting(reranker)
+    assert rerank(index, candidates, question, counting, RerankPolicy(margin=gap)) == candidates
+    assert counting.calls == 0  # the copy is closer than the margin, but no rival
+    out = rerank(index, candidates, question, counting, RerankPolicy(margin=gap + 1e-6))
+    assert counting.calls == 1 and counting.texts == 3  # four candidates, three texts
+    assert {x.sentence for x in out[:4]} == {c[0].sentence, c[1].sentence, c[2].sentence}
+    lead, twin = (x for x in out[:4] if x.sentence == c[0].sentence)
+    assert lead.cross == twin.cross  # both copies got the one reading
+
+
 class _Counting:
-    """The reader, counting its calls."""
+    """The reader, counting its calls and the texts it read."""
 
     def __init__(self, reader: Reader) -> None:
         self.reader, self.weight, self.context = reader, reader.weight, reader.context
-        self.calls = 0
+        self.calls = self.texts = 0
 
     def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
         self.calls += 1
+        self.texts += len(texts)
         return self.reader.score(question, texts)
 
 
