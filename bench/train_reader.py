@@ -207,37 +207,41 @@ class GroupMaker:
             return None
         return Group(question, tuple(self.text(s) for s in [positive, *chosen]), kind)
 
-    def squad(self, q: SquadQuestion) -> Group | None:
-        ranked = self.candidates(q.question)
-        idx = self.live.index
-        holds = [contains_answer(idx.text(s), q.golds) for s in ranked]
-        if not any(holds):
+    def answered(
+        self, question: str, holds: Callable[[int], bool], reads: Callable[[int], bool], kind: str
+    ) -> Group | None:
+        """The best-ranked candidate that ``holds`` an answer is the positive; its
+        neighbours and the other candidates are negatives, unless their text ``reads`` as
+        an answer."""
+        ranked = self.candidates(question)
+        positive = next((s for s in ranked if holds(s)), None)
+        if positive is None:
             return None
-        positive = ranked[holds.index(True)]
-        wrong = [s for s, h in zip(ranked, holds, strict=True) if not h]
-        for s in (positive - 1, positive + 1):  # a neighbour is a negative unless it answers
-            if 0 <= s < len(idx.sentences) and not contains_answer(idx.text(s), q.golds):
-                wrong.insert(0, s)
-        return self.group(q.question, positive, list(dict.fromkeys(wrong)), "squad")
+        near = [s for s in (positive + 1, positive - 1) if 0 <= s < len(self.live.index.sentences)]
+        wrong = [s for s in near if not reads(s)] + [s for s in ranked if not holds(s)]
+        wrong = [s for s in dict.fromkeys(wrong) if not reads(s)]
+        return self.group(question, positive, wrong, kind)
+
+    def squad(self, q: SquadQuestion) -> Group | None:
+        idx = self.live.index
+
+        def reads(s: int) -> bool:
+            return contains_answer(idx.text(s), q.golds)
+
+        return self.answered(q.question, reads, reads, "squad")
 
     def news(self, q: NewsQuestion) -> Group | None:
-        """A hand-written news question: the best-ranked sentence of one of its articles
-        holding an answer is the positive (as for SQuAD)."""
+        """A hand-written news question: the answer must be in one of its articles."""
         idx = self.live.index
         rows = {idx.article_row(a) for a in q.articles} - {None}
 
-        def answers(s: int) -> bool:
-            return idx.sentences[s].article in rows and contains_answer(idx.text(s), q.answers)
+        def reads(s: int) -> bool:
+            return contains_answer(idx.text(s), q.answers)
 
-        ranked = self.candidates(q.question)
-        holds = [answers(s) for s in ranked]
-        if not any(holds):
-            return None
-        positive = ranked[holds.index(True)]
-        wrong = [s for s in (positive - 1, positive + 1) if 0 <= s < len(idx.sentences)]
-        wrong += [s for s, h in zip(ranked, holds, strict=True) if not h]
-        wrong = [s for s in dict.fromkeys(wrong) if not contains_answer(idx.text(s), q.answers)]
-        return self.group(q.question, positive, wrong, f"news {q.kind}")
+        def holds(s: int) -> bool:
+            return idx.sentences[s].article in rows and reads(s)
+
+        return self.answered(q.question, holds, reads, f"news {q.kind}")
 
     def interviews(self) -> list[Group]:
         """Each interviewer's question with the opening of its reply as the positive, the

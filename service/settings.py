@@ -37,9 +37,9 @@ class Settings(BaseSettings):
     encoder: Backend = "openvino-int8"
     model_cache_dir: Path | None = None
     # The reader (a small cross-encoder) re-orders this many of the best candidates when
-    # retrieval's best two are closer than rerank_margin in fused score (inf: every
-    # question); the folder of another reader made by bench/train_reader.py may replace
-    # the shipped one (README, "The reader").
+    # retrieval's best two different sentences are closer than rerank_margin in fused
+    # score (inf: every question); the folder of another reader made by
+    # bench/train_reader.py may replace the shipped one (README, "The reader").
     rerank: bool = True
     rerank_depth: Annotated[int, Field(ge=1, le=50)] = 4
     rerank_margin: Annotated[float, Field(ge=0)] = 0.05

@@ -64,6 +64,11 @@ class Candidate:
     unit_match: float = 0.0
     cross: float = 0.0  # the reader's logit; 0.0 when not read
 
+    @property
+    def cues(self) -> float:
+        """How many of the question's cues it matches (answer type, unit)."""
+        return self.type_match + self.unit_match
+
 
 @dataclass(frozen=True)
 class Retrieval:
@@ -236,9 +241,10 @@ class RerankPolicy:
     # How much the logit counts beside the fused score; None: the reader's own weight (the
     # one it was trained at, from its training.json; README, "The reader").
     weight: float | None = None
-    # The reader is asked only on a close call: when retrieval's best two candidates' fused
-    # scores differ by less than this. A clear lead is kept as retrieval ranked it (and no
-    # time is spent reading); math.inf asks it on every question.
+    # The reader is asked only on a close call: when the fused scores of retrieval's best
+    # candidate and of the best one with another text differ by less than this. A clear
+    # lead is kept as retrieval ranked it (and no time is spent reading); math.inf asks it
+    # on every question.
     margin: float = 0.05
 
 
@@ -286,6 +292,8 @@ def rerank(
     "How much will a flight to Amsterdam from Marrowby cost?").
     """
     head, tail = candidates[: policy.depth], candidates[policy.depth :]
+    # The best other text ranks at most as high as the second: a clear second lead needs
+    # no text read.
     if len(head) < 2 or head[0].score - head[1].score >= policy.margin:
         return candidates
     read = reading if scorer.context else SearchIndex.text
@@ -295,11 +303,7 @@ def rerank(
     rival = next((i for i in range(1, len(head)) if texts[i] != texts[0]), None)
     if rival is None or head[0].score - head[rival].score >= policy.margin:
         return candidates
-
-    def cues(c: Candidate) -> float:
-        return c.type_match + c.unit_match
-
-    movable = [i for i, c in enumerate(head) if cues(c) >= cues(head[0])]
+    movable = [i for i, c in enumerate(head) if c.cues >= head[0].cues]
     distinct = list(dict.fromkeys(texts[i] for i in movable))
     if len(distinct) < 2:
         return candidates

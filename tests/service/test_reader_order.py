@@ -36,17 +36,13 @@ def _candidates(engine: Engine, question: str) -> list[Candidate]:
     return live.retriever.retrieve(question, engine.encoder.encode_query(question)).candidates
 
 
-def _cues(c: Candidate) -> float:
-    return c.type_match + c.unit_match
-
-
 def test_rerank_orders_the_head_by_score_plus_weighted_logit(
     seed_engine: Engine, reranker: Reader
 ) -> None:
     index = seed_engine.live.index  # type: ignore[union-attr]
     question = "Who controlled the Syrian side of the al-Qaim crossing before ISIS?"
     candidates = _candidates(seed_engine, question)
-    assert all(_cues(c) == _cues(candidates[0]) for c in candidates[:6])  # every one movable
+    assert all(c.cues == candidates[0].cues for c in candidates[:6])  # every one movable
     policy = RerankPolicy(depth=6, weight=0.5, margin=math.inf)
     reordered = rerank(index, candidates, question, reranker, policy)
     head, tail = reordered[:6], reordered[6:]
@@ -64,7 +60,7 @@ def test_rerank_orders_the_head_by_score_plus_weighted_logit(
     # A policy naming no weight uses the reader's own (its training.json's).
     assert RerankPolicy().weight is None
     own = rerank(
-        index, candidates, question, _Weighted(reranker, 0.5), replace(policy, weight=None)
+        index, candidates, question, _Counting(reranker, 0.5), replace(policy, weight=None)
     )
     assert [c.sentence for c in own] == [c.sentence for c in reordered]
     plain = rerank(index, candidates, question, reranker, replace(policy, weight=None))
@@ -105,12 +101,12 @@ def test_the_reader_never_lifts_a_sentence_missing_a_cue_the_lead_matches(
     for question, _ in ANSWERABLE:
         candidates = _candidates(seed_engine, question)
         out = rerank(index, candidates, question, reranker, policy)
-        lead = _cues(candidates[0])
+        lead = candidates[0].cues
         for i, c in enumerate(candidates[:8]):
-            if _cues(c) < lead:
+            if c.cues < lead:
                 assert out[i] == c  # in its place, unread
                 fixed_seen += 1
-        assert _cues(out[0]) >= lead
+        assert out[0].cues >= lead
         moved += out[0].sentence != candidates[0].sentence
     assert fixed_seen and moved  # both kinds met: the seed set has cues the lead matches
 
@@ -137,25 +133,17 @@ def test_copies_of_the_lead_make_no_close_call_and_are_read_once(
 
 
 class _Counting:
-    """The reader, counting its calls and the texts it read."""
+    """The reader, counting its calls and the texts it read; with ``weight``, as if its
+    record named that weight."""
 
-    def __init__(self, reader: Reader) -> None:
-        self.reader, self.weight, self.context = reader, reader.weight, reader.context
+    def __init__(self, reader: Reader, weight: float | None = None) -> None:
+        self.reader, self.context = reader, reader.context
+        self.weight = reader.weight if weight is None else weight
         self.calls = self.texts = 0
 
     def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
         self.calls += 1
         self.texts += len(texts)
-        return self.reader.score(question, texts)
-
-
-class _Weighted:
-    """A reader whose record names ``weight``."""
-
-    def __init__(self, reader: Reader, weight: float) -> None:
-        self.reader, self.weight, self.context = reader, weight, reader.context
-
-    def score(self, question: str, texts: Sequence[str]) -> np.ndarray:
         return self.reader.score(question, texts)
 
 
