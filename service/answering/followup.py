@@ -10,8 +10,10 @@ with what the previous turn was about:
   crossing before that?"); each candidate is a reading, likeliest first, and the engine
   asks them and keeps one (see ``_resolve_pronoun`` and ``Engine.converse``);
 - an ellipsis replaces the parallel phrase of the previous question ("And the NFC?" after
-  "Which team represented the AFC …?" → "Which team represented the NFC …?"), or, with no
-  parallel, is asked together with the previous question;
+  "Which team represented the AFC …?" → "Which team represented the NFC …?"; "And packet
+  switching?" after "What is circuit switching characterized by?" → "What is packet
+  switching characterized by?"), or, with no parallel, is asked together with the
+  previous question;
 - a question with nothing to substitute carries the previous question's topic in brackets.
 
 Retrieval also favours the articles that answered the previous turn and avoids repeating
@@ -52,7 +54,13 @@ _PREPOSITIONS = _words(
     "in on at by for from to with during before after under around across near into towards "
     "toward inside outside behind beyond along among against within over through"
 )
+_ARTICLES = _words("the a an")
 _NAME_GLUE = _words("of de del al el e la le von van der and")
+# Adverbs that end a phrase opened by "the" ("does the regime still control" → "the regime").
+_ADVERBS = _words(
+    "still already also ever never now just really only even yet again currently once "
+    "first later then too"
+)
 _IRREGULAR_PARTICIPLES = _words(
     "fought held built made won lost done born found led run begun seen known sold paid said "
     "told kept left brought bought thought caught taught sent spent put set cut hit shot struck "
@@ -130,11 +138,12 @@ def _content(tokens: Sequence[_Token]) -> list[_Token]:
 
 def _sentence_initial_word(text: str, toks: Sequence[_Token], i: int) -> bool:
     """A capitalised word opening a sentence ("Clashes may …") that is not plainly a name:
-    not in capitals ("ISIS") and not followed by another capitalised word ("Nikola Tesla")."""
+    not in capitals ("ISIS"), not possessive ("Rollo's contingents") and not followed by
+    another capitalised word ("Nikola Tesla")."""
     t = toks[i]
     opens = i == 0 or text[: t.start].rstrip().endswith((".", "!", "?", ":", "“", '"'))
-    if not opens or (t.text.isupper() and len(t.text) > 1):
-        return False
+    if not opens or (t.text.isupper() and len(t.text) > 1) or t.low.endswith("'s"):
+        return False  # capitals ("ISIS") and possessives ("Rollo's contingents") are names
     nxt = toks[i + 1] if i + 1 < len(toks) else None
     return not (nxt is not None and nxt.capitalised and _joined(text, t, nxt))
 
@@ -176,12 +185,14 @@ def _phrases(text: str) -> list[tuple[int, int]]:
                 tok = toks[j]
                 if not _joined(text, toks[j - 1], tok):
                     break
-                if tok.low in _PREPOSITIONS or (
-                    j > i + 1 and tok.capitalised and not toks[j - 1].capitalised
+                if (
+                    tok.low in _PREPOSITIONS
+                    or tok.low in _ADVERBS
+                    or (j > i + 1 and tok.capitalised and not toks[j - 1].capitalised)
                 ):
                     break  # "the regime around Deir e-Zor": two phrases
-                if _is_content(tok):
-                    j += 1
+                if _is_content(tok) or (tok.capitalised and toks[j - 1].capitalised):
+                    j += 1  # a name may hold a question word: "the Doctor Who revival"
                 elif _glues(toks, j):
                     j += 2
                 else:
@@ -306,7 +317,7 @@ def _resolve_ellipsis(question: str, before: str) -> list[str]:
 def _parallel(x: str, before: str) -> tuple[int, int] | None:
     """The span of ``before`` that ``x`` stands in for, matched by shape."""
     first = _tokens(x)[0].low
-    if first in _PREPOSITIONS:
+    if first in _PREPOSITIONS or first == "of":
         # "in French" replaces "in Dutch": the same preposition and what follows it.
         for t in _tokens(before):
             if t.low == first:
@@ -314,20 +325,48 @@ def _parallel(x: str, before: str) -> tuple[int, int] | None:
                 end = t.end + (rest.end() if rest else 0)
                 return t.start, end
         return None
+    # A phrase ending in the same word stands for the words before it that qualify that
+    # word ("And packet switching?" after "What is circuit switching characterized by?").
+    same_head = _same_head(x, before)
+    if same_head is not None:
+        return same_head
     # Otherwise it stands for the previous question's first phrase, usually its subject
     # ("And the NFC?" after "Which team represented the AFC …").
     spans = _phrases(before)
     return spans[0] if spans else None
 
 
+def _same_head(x: str, before: str) -> tuple[int, int] | None:
+    """The span of ``before`` that ``x`` stands for when both end in the same word: the
+    words qualifying it there ("circuit switching" for "packet switching"), as many as
+    ``x`` has, with their article; None when no run of content words in ``before`` ends in
+    that word after a word ``x`` does not hold (nothing to swap)."""
+    x_tokens = _tokens(x)
+    head = x_tokens[-1].low
+    toks = _tokens(before)
+    for k, t in enumerate(toks):
+        if t.low != head or not _is_content(t):
+            continue
+        i = k
+        while i > 0 and _is_content(toks[i - 1]) and _joined(before, toks[i - 1], toks[i]):
+            i -= 1
+        if i < k and toks[i].low not in {u.low for u in x_tokens}:
+            first = max(i, k - len(x_tokens) + 1)
+            if first and x_tokens[0].low in _ARTICLES and toks[first - 1].low in _ARTICLES:
+                first -= 1  # "And the new town?" stands for "the old town", article too
+            return toks[first].start, t.end
+    return None
+
+
 def _resolve_pronoun(question: str, history: Sequence[PriorTurn]) -> list[str]:
     """One reading per thing the pronoun may stand for, the likeliest first.
 
     Candidates are the names and noun phrases of the previous question and the names in
-    the quote that answered it. The likeliest is the previous question's subject when the
-    pronoun is a subject ("Is it fighting ISIS?"), else its most recent phrase; the answer's
-    names come first after a "Who …?" question (the person is in the answer); anything the
-    conversation mentioned more than once gains.
+    the quote that answered it. The likeliest is the previous question's subject (its
+    first phrase: the subject preference of centering theory), whatever the pronoun's own
+    role ("Is it fighting ISIS?", "Which forces helped it …?"); after a "Who …?" question
+    the answer's names come first for a subject or a person's pronoun (the person is in
+    the answer); anything the conversation mentioned more than once gains.
     """
     tokens = _tokens(question)
     at = _referring(tokens)
@@ -345,10 +384,14 @@ def _resolve_pronoun(question: str, history: Sequence[PriorTurn]) -> list[str]:
     asked_who = before.lstrip().lower().startswith("who")
     earlier = " ".join(h.question for h in history[:-1]).casefold()
     score: dict[str, float] = {}
+    # After "Who …?" the person asked about is in the answer: a subject pronoun, or any
+    # pronoun of a person ("Which countries did his people come from?"), refers to them.
+    person_answered = asked_who and (as_subject or t.low in _PERSON)
     for n, phrase in enumerate(phrases):
-        # After "Who …?" the question's subject is the person asked about, in the answer.
-        position = (n == 0 and not asked_who) if as_subject else n == len(phrases) - 1
-        score[phrase] = max(score.get(phrase, 0.0), 2.0 + position)
+        # Otherwise the previous question's subject, its first phrase, whatever the
+        # pronoun's own role ("Which forces helped it take …?" after "Why has ISIS
+        # delayed its offensive in Deir e-Zor?" asks about ISIS).
+        score[phrase] = max(score.get(phrase, 0.0), 2.0 + (n == 0 and not person_answered))
     for n, name in enumerate(names[:MAX_READINGS]):
         score[name] = max(score.get(name, 0.0), (2.5 if asked_who else 1.0) - 0.1 * n)
     for phrase in score:

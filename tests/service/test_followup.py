@@ -111,3 +111,66 @@ def test_without_history_nothing_is_resolved() -> None:
 )
 def test_existential_there_is_not_a_reference(question: str) -> None:
     assert not is_follow_up(question)
+
+
+@pytest.mark.parametrize(
+    ("previous", "question", "expected"),
+    [
+        (  # an object pronoun that is the subject of what follows: the previous subject
+            "Why has ISIS delayed its offensive in Deir e-Zor?",
+            "Which forces helped it take the Iraqi side of al-Qaim?",
+            "Which forces helped ISIS take the Iraqi side of al-Qaim?",
+        ),
+        (  # a name holding a question word ("Doctor Who") is one phrase
+            "Who produced the Doctor Who revival series?",
+            "Who played the Doctor in it?",
+            "Who played the Doctor in the Doctor Who revival series?",
+        ),
+        (  # an adverb ends the phrase ("the regime still" is not a referent)
+            "Does the regime still control al-Qusour and al-Jora?",
+            "Which other neighborhood did it try to take?",
+            "Which other neighborhood did the regime try to take?",
+        ),
+    ],
+)
+def test_pronouns_refer_to_the_previous_subject(
+    previous: str, question: str, expected: str
+) -> None:
+    assert _after(previous, question)[0] == expected
+
+
+def test_after_a_who_question_a_persons_pronoun_is_the_answers_name_whatever_its_role() -> None:
+    answer = (
+        "Rollo's contingents who raided and ultimately settled Normandy included Danes, "
+        "Norwegians and Orkney Vikings."
+    )
+    readings = _after(
+        "Who was the Norse leader who settled Normandy?",
+        "Which countries did his people come from?",
+        answer,
+    )
+    # A possessive opening the quote is a name, not a capitalised first word.
+    assert readings[0] == "Which countries did Rollo’s people come from?"
+    assert "Which countries did Normandy’s people come from?" in readings[1:]
+
+
+@pytest.mark.parametrize(
+    ("previous", "question", "expected"),
+    [
+        (
+            "What is circuit switching characterized by?",
+            "And packet switching?",
+            "What is packet switching characterized by?",
+        ),
+        (
+            "How many people lived in the old town?",
+            "And the new town?",
+            "How many people lived in the new town?",
+        ),
+        ("What is the capital of France?", "And of Spain?", "What is the capital of Spain?"),
+    ],
+)
+def test_ellipsis_replaces_the_phrase_with_the_same_head(
+    previous: str, question: str, expected: str
+) -> None:
+    assert _after(previous, question) == (expected,)
