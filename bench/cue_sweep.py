@@ -2,12 +2,16 @@
 
     python bench/cue_sweep.py unit 0 0.05 0.1 0.15 0.2 0.3
     python bench/cue_sweep.py interview_terms 0 0.1 0.2 0.3 [--squad-limit 2000]
+    python bench/cue_sweep.py place 0 0.05 0.1 0.15 0.2 --only '\bwhere\b' [--squad FILE]
 
 Each set is indexed once (the news set's 40 articles, the SQuAD v1.1 tune articles, the
 seed article); then, for each value, ``Weights.<name>`` is set with ``Engine.configure``
 and every question asked through the ``/ask`` code path (3 quotes). Printed per value:
 answer in the first quote / in the top three, for each set (SQuAD: a seeded sample of
-``--squad-limit`` questions, seed 0, as ``briefing eval --limit 2000 --seed 0`` draws it).
+``--squad-limit`` questions, seed 0, as ``briefing eval --limit 2000 --seed 0`` draws it;
+``--squad`` another file, whose unanswerable questions are left out). With ``--only
+REGEX``, every set keeps only the questions matching it (case-insensitive; SQuAD's are
+drawn from the file's matching questions), to measure a cue on the questions it is for.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import random
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -54,11 +59,19 @@ def main() -> None:
     parser.add_argument("weight", choices=names, help="the Weights field to sweep")
     parser.add_argument("values", nargs="+", type=float, help="values to try")
     parser.add_argument("--squad-limit", type=int, default=2000)
+    parser.add_argument("--squad", type=Path, default=SQUAD, help="SQuAD-format file")
+    parser.add_argument("--only", type=re.compile, help="keep the questions matching this")
     args = parser.parse_args()
 
+    def kept(question: str) -> bool:
+        return args.only is None or bool(re.search(args.only.pattern, question, re.I))
+
     news = load_news(ROOT / "bench" / "news")
-    squad = load_squad([SQUAD])
-    sample = random.Random(0).sample(squad.questions, min(args.squad_limit, len(squad.questions)))
+    squad = load_squad([args.squad])
+    if not squad.questions:
+        sys.exit(f"{args.squad}: no SQuAD questions found")
+    pool = [q for q in squad.questions if q.golds and kept(q.question)]
+    sample = random.Random(0).sample(pool, min(args.squad_limit, len(pool)))
     with tempfile.TemporaryDirectory(prefix="briefing-sweep-") as tmp:
         encoder = Encoder.load()
         engines = {
@@ -70,11 +83,16 @@ def main() -> None:
         engines["s"].ingest([DEFAULT_CORPUS_DIR])
         for engine in engines.values():
             engine.rebuild()
-        sets = {
+        every: dict[str, tuple[Engine, list[tuple[str, Sequence[str]]]]] = {
             "news": (engines["n"], [(q.question, q.answers) for q in news.questions]),
             "squad": (engines["q"], [(q.question, q.golds) for q in sample]),
             "seed": (engines["s"], [(q, list(g)) for q, g in ANSWERABLE]),
         }
+        sets: dict[str, tuple[Engine, list[tuple[str, Sequence[str]]]]] = {}
+        for name, (engine, items) in every.items():
+            asked = [(q, golds) for q, golds in items if kept(q)]
+            if asked:
+                sets[f"{name} ({len(asked)})"] = (engine, asked)
         base = engines["n"].weights
         print(f"{args.weight:>16}  " + "  ".join(f"{s + ' first/top3':>22}" for s in sets))
         for value in args.values:

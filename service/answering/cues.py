@@ -1,7 +1,8 @@
 """Cues read from the words alone, without a tagger.
 
-Question types: a "how many" question wants a number, a "when" question a date; a sentence
-that holds what the question asks for earns a bonus in the fused score. Units: a quantity
+Question types: a "how many" question wants a number, a "when" question a date, a "where"
+question a place; a sentence that holds what the question asks for earns a bonus in the
+fused score. Units: a quantity
 question often names what is counted or measured ("how many votes", "how much did it cost",
 "how old", "what share"); a sentence holding a number of that unit earns a further bonus,
 so "Mr Nowak received 1,842 votes" beats a sentence sharing the question's words with some
@@ -213,6 +214,44 @@ def holds_unit(unit: Unit, sentence: str) -> bool:
 def holds(kind: AnswerType, sentence: str) -> bool:
     """Whether ``sentence`` contains an expression of the wanted kind."""
     return bool((_DATE if kind == "date" else _NUMBER).search(sentence))
+
+
+# "Where …?", "In which city …?": the question asks for a place.
+_PLACE_Q = re.compile(
+    r"\bwhere\b|\b(?:in|at|from|to|near)\s+(?:what|which)\s+(?:city|country|state|town|"
+    r"place|region|area|county|province|continent|location|building|stadium|venue|street|"
+    r"neighbou?rhood|district|island|river|village)\b",
+    re.I,
+)
+# A place as sentences name one: a preposition, then a capitalised name ("at Levi's
+# Stadium", "in the San Francisco Bay Area", "near Chur").
+_PLACE = re.compile(
+    r"\b(?:in|at|near|from|to|into|outside|inside|across|between|within|throughout|on)\s+"
+    r"(?:the\s+)?([A-Z][\w'’.-]*(?:\s+(?:of\s+|de\s+)?[A-Z][\w'’.-]*)*)"
+)
+_WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_CALENDAR = frozenset(f"{_MONTHS}|{_WEEKDAYS}".split("|"))
+_WORD = re.compile(r"[\w'’-]+")
+
+
+def asks_place(question: str) -> bool:
+    """Whether ``question`` asks where something is or happened."""
+    return bool(_PLACE_Q.search(question))
+
+
+def holds_place(question: str, sentence: str) -> bool:
+    """Whether ``sentence`` names a place the question does not: a preposition followed by
+    a capitalised name (not a month or a weekday: "on Monday", "in June") holding a word
+    the question lacks ("Where was Super Bowl 50 played?": "at Levi's Stadium", not "in
+    Super Bowl 50")."""
+    asked = {w.lower() for w in _WORD.findall(question)}
+    for m in _PLACE.finditer(sentence):
+        words = [w.lower().strip(".") for w in _WORD.findall(m.group(1))]
+        if words[0] in _CALENDAR:
+            continue
+        if any(w not in asked for w in words):
+            return True
+    return False
 
 
 # A sentence opening (after an optional connective) with a personal or demonstrative

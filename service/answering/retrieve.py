@@ -5,7 +5,7 @@ the top passages (``service.answering.search``: over the index, or merged from i
 Each gets four signals: cosine similarity of the sentence and of its passage to the
 question, and BM25 of each normalised by the best BM25 score for the query. The fused score
 is their weighted sum, plus bonuses for a sentence holding the kind of answer the question
-asks for (a number, a date) and a quantity of the unit it names, for the opening sentence
+asks for (a number, a date, a place) and a quantity of the unit it names, for the opening sentence
 of a matching interview answer, and for every sentence of a reply whose interviewer asked in
 the user's words; ``rerank`` then re-orders the head with the reader (a cross-encoder) on
 a close call. The absolute signals also feed the confidence.
@@ -21,7 +21,14 @@ import numpy as np
 
 from embeddings.index import SearchIndex
 from embeddings.sparse import idf, tokenize
-from service.answering.cues import answer_type, holds, holds_unit, unit_of
+from service.answering.cues import (
+    answer_type,
+    asks_place,
+    holds,
+    holds_place,
+    holds_unit,
+    unit_of,
+)
 from service.answering.search import Filters, IndexSearcher, Query, Searcher
 
 
@@ -43,6 +50,8 @@ class Weights:
     answer_type: float = 0.2
     # A sentence holding a quantity of the unit the question names (votes, pounds, years).
     unit: float = 0.15  # bench/cue_sweep.py: news first quote 0.759 -> 0.804, SQuAD 0.722 -> 0.727
+    # A sentence naming a place the question does not, for a "where" question.
+    place: float = 0.1
     # A follow-up's sentence from an article that answered the turn before it.
     conversation: float = 0.1
     # A follow-up's sentence that already answered the turn before (a penalty).
@@ -62,12 +71,13 @@ class Candidate:
     coverage: float
     type_match: float = 0.0
     unit_match: float = 0.0
+    place_match: float = 0.0
     cross: float = 0.0  # the reader's logit; 0.0 when not read
 
     @property
     def cues(self) -> float:
-        """How many of the question's cues it matches (answer type, unit)."""
-        return self.type_match + self.unit_match
+        """How many of the question's cues it matches (answer type, unit, place)."""
+        return self.type_match + self.unit_match + self.place_match
 
 
 @dataclass(frozen=True)
@@ -189,6 +199,10 @@ class Retriever:
         if unit is not None and w.unit:
             unit_match = np.array([holds_unit(unit, t) for t in texts], dtype=np.float32)
             fused += w.unit * unit_match
+        place_match = np.zeros(len(ids), dtype=np.float32)
+        if w.place and asks_place(question):
+            place_match = np.array([holds_place(question, t) for t in texts], dtype=np.float32)
+            fused += w.place * place_match
         order = np.argsort(-fused, kind="stable")
         coverage = self._coverage(terms, p_ids[order[: self.detailed]]).tolist()
         candidates: list[Candidate] = []
@@ -205,6 +219,7 @@ class Retriever:
                     coverage=coverage[len(candidates)] if len(candidates) < len(coverage) else 0.0,
                     type_match=float(type_match[j]),
                     unit_match=float(unit_match[j]),
+                    place_match=float(place_match[j]),
                 )
             )
         return Retrieval(candidates, terms)

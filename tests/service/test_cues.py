@@ -1,4 +1,5 @@
-"""Unit cues: what a quantity question measures, and which sentences hold it."""
+"""Cues: what a quantity question measures and which sentences hold it; where a "where"
+question's place is named."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from corpus.article import Article
 from embeddings.encoder import Encoder
-from service.answering.cues import Unit, holds_unit, unit_of
+from service.answering.cues import Unit, asks_place, holds_place, holds_unit, unit_of
 from service.evaluation.news import load_news
 from service.ops.engine import Engine
 from service.settings import Settings
@@ -116,5 +117,67 @@ def test_a_reply_to_the_question_asked_in_the_users_words_comes_first(
         # Without the interviewer's-words cue, another sentence about her comes first.
         engine.configure(weights=replace(engine.weights, interview_terms=0.0))
         assert "to say yes to young artists" not in engine.ask(question).answer.quotes[0].text
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("Where was Super Bowl 50 played?", True),
+        ("In which city did the council meet?", True),
+        ("After Huguenots fled France, their last remaining bastion was where?", True),
+        ("Who won the by-election?", False),
+        ("What is the Rhine called in Dutch?", False),
+    ],
+)
+def test_questions_asking_for_a_place(question: str, expected: bool) -> None:
+    assert asks_place(question) is expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("The game was played on February 7, 2016, at Levi's Stadium in Santa Clara.", True),
+        ("The war was fought along the frontiers between New France and the colonies.", True),
+        ("Super Bowl 50 was an American football game to decide the champion.", False),
+        ("It was played on Sunday in February.", False),  # days and months are no places
+        ("Fans watched the final of Super Bowl 50 in Super Bowl 50's week.", False),  # asked
+        ("The stadium opened in 2014 to great acclaim.", False),
+    ],
+)
+def test_sentences_naming_a_place_the_question_does_not(sentence: str, expected: bool) -> None:
+    assert holds_place("Where was Super Bowl 50 played?", sentence) is expected
+
+
+def test_the_place_cue_adds_its_weight_to_sentences_naming_a_place(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    text = (
+        "The Brindle folk festival returns this summer with a bigger programme. "
+        "The festival will be held at Harrow Park, beside the river. "
+        "Organisers said the festival would run for three days."
+    )
+    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=encoder)
+    try:
+        engine.ingest_articles([Article("fest", "Folk festival returns", text, "Courier")])
+        engine.rebuild()
+
+        def scores(question: str, place: float) -> dict[str, tuple[float, float]]:
+            engine.configure(weights=replace(engine.weights, place=place))
+            live = engine.live
+            assert live is not None
+            found = live.retriever.retrieve(question, encoder.encode_query(question))
+            index = live.index
+            return {index.text(c.sentence): (c.score, c.place_match) for c in found.candidates}
+
+        question = "Where will the festival be held?"
+        on, off = scores(question, 0.1), scores(question, 0.0)
+        named = [t for t, (_, match) in on.items() if match]
+        assert named == ["The festival will be held at Harrow Park, beside the river."]
+        for sentence, (score, match) in on.items():
+            assert score == pytest.approx(off[sentence][0] + 0.1 * match)
+        # A question that asks for no place gets no place cue.
+        assert not any(m for _, m in scores("Who organises the festival?", 0.1).values())
     finally:
         engine.close()

@@ -180,6 +180,7 @@ def test_eval_end_to_end(tmp_path: Path, encoder: Encoder, reranker: Reader) -> 
         "without passage context",
         "without answer-type cue",
         "without unit cue",
+        "without place cue",
         "without interviewer's-words cue",
         "sentence fusion only",
     }
