@@ -304,18 +304,21 @@ def _resolve_ellipsis(question: str, before: str) -> list[str]:
     if not x_tokens:
         return []
     if x_tokens[0].low in _QUESTION_WORDS:
-        # "And who leads them?": a question of its own after "and".
+        # "And who leads them?": a question of its own after "and" (its pronoun resolved
+        # as any other's); "And when?" is too short to stand alone and takes the topic.
+        if _referring(x_tokens) is not None:
+            return []
         rest = _sentence(x[0].upper() + x[1:])
-        return [rest] if _referring(x_tokens) is None else []
-    target = _parallel(x, before)
-    if target is None:
+        return [_with_topic(rest, before)] if is_follow_up(rest) else [rest]
+    targets = _parallel(x, before)
+    if not targets:
         return [f"{_sentence(before)} And {x}?"]
-    start, end = target
-    return [before[:start] + x + before[end:]]
+    return [before[:start] + x + before[end:] for start, end in targets]
 
 
-def _parallel(x: str, before: str) -> tuple[int, int] | None:
-    """The span of ``before`` that ``x`` stands in for, matched by shape."""
+def _parallel(x: str, before: str) -> list[tuple[int, int]]:
+    """The spans of ``before`` that ``x`` may stand in for, matched by shape, likeliest
+    first."""
     first = _tokens(x)[0].low
     if first in _PREPOSITIONS or first == "of":
         # "in French" replaces "in Dutch": the same preposition and what follows it.
@@ -323,17 +326,17 @@ def _parallel(x: str, before: str) -> tuple[int, int] | None:
             if t.low == first:
                 rest = re.match(r"\s*[^?.!,;]*", before[t.end :])
                 end = t.end + (rest.end() if rest else 0)
-                return t.start, end
-        return None
+                return [(t.start, end)]
+        return []
     # A phrase ending in the same word stands for the words before it that qualify that
     # word ("And packet switching?" after "What is circuit switching characterized by?").
     same_head = _same_head(x, before)
     if same_head is not None:
-        return same_head
-    # Otherwise it stands for the previous question's first phrase, usually its subject
-    # ("And the NFC?" after "Which team represented the AFC …").
-    spans = _phrases(before)
-    return spans[0] if spans else None
+        return [same_head]
+    # Otherwise the previous question's first phrase, usually its subject ("And the NFC?"
+    # after "Which team represented the AFC …"), or any other ("How about Raqqa?" after
+    # "When did ISIS capture al-Qaim?" may ask about the town): each a reading.
+    return _phrases(before)
 
 
 def _same_head(x: str, before: str) -> tuple[int, int] | None:

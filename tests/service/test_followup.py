@@ -88,7 +88,19 @@ def test_after_a_who_question_the_person_comes_from_the_answer() -> None:
     ],
 )
 def test_ellipsis_replaces_the_parallel_phrase(previous: str, question: str, expected: str) -> None:
-    assert _after(previous, question) == (expected,)
+    assert _after(previous, question)[0] == expected
+
+
+def test_ellipsis_offers_the_other_phrases_as_readings() -> None:
+    readings = _after("When did ISIS capture al-Qaim?", "How about Raqqa?")
+    assert readings == ("When did Raqqa capture al-Qaim?", "When did ISIS capture Raqqa?")
+
+
+@pytest.mark.parametrize("question", ["And when?", "And why?", "But where?"])
+def test_a_bare_question_word_after_and_carries_the_topic(question: str) -> None:
+    (reading,) = _after("Who captured the a-Siyasiya Bridge?", question)
+    bare = question.split()[1].capitalize()
+    assert reading.startswith(f"{bare} (") and "a-Siyasiya Bridge" in reading
 
 
 def test_questions_with_nothing_to_substitute_carry_the_topic() -> None:
