@@ -33,7 +33,7 @@ from embeddings.encoder import Encoder
 from service.answering.retrieve import Weights
 from service.evaluation.metrics import contains_answer
 from service.evaluation.news import load_news
-from service.evaluation.squad import load_squad
+from service.evaluation.squad import SquadError, load_squad
 from service.ops.engine import Engine
 from service.settings import Settings
 from tests.service.seed_questions import ANSWERABLE
@@ -51,6 +51,14 @@ def _rates(engine: Engine, items: Sequence[tuple[str, Sequence[str]]]) -> tuple[
     return round(first / len(items), 4), round(top3 / len(items), 4)
 
 
+def _pattern(text: str) -> re.Pattern[str]:
+    """``--only``'s regular expression, case-insensitive."""
+    try:
+        return re.compile(text, re.I)
+    except re.error as exc:
+        raise argparse.ArgumentTypeError(f"not a regular expression: {exc}") from exc
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -60,14 +68,19 @@ def main() -> None:
     parser.add_argument("values", nargs="+", type=float, help="values to try")
     parser.add_argument("--squad-limit", type=int, default=2000)
     parser.add_argument("--squad", type=Path, default=SQUAD, help="SQuAD-format file")
-    parser.add_argument("--only", type=re.compile, help="keep the questions matching this")
+    parser.add_argument(
+        "--only", type=_pattern, help="keep the questions matching this regular expression"
+    )
     args = parser.parse_args()
 
     def kept(question: str) -> bool:
-        return args.only is None or bool(re.search(args.only.pattern, question, re.I))
+        return args.only is None or bool(args.only.search(question))
 
     news = load_news(ROOT / "bench" / "news")
-    squad = load_squad([args.squad])
+    try:
+        squad = load_squad([args.squad])
+    except SquadError as exc:
+        sys.exit(f"{exc}; give --squad a SQuAD-format file such as ../shared/eval/*.json")
     if not squad.questions:
         sys.exit(f"{args.squad}: no SQuAD questions found")
     pool = [q for q in squad.questions if q.golds and kept(q.question)]

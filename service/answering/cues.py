@@ -2,11 +2,10 @@
 
 Question types: a "how many" question wants a number, a "when" question a date, a "where"
 question a place; a sentence that holds what the question asks for earns a bonus in the
-fused score. Units: a quantity
-question often names what is counted or measured ("how many votes", "how much did it cost",
-"how old", "what share"); a sentence holding a number of that unit earns a further bonus,
-so "Mr Nowak received 1,842 votes" beats a sentence sharing the question's words with some
-other number in it. Back-references: a
+fused score. Units: a quantity question often names what is counted or measured ("how many
+votes", "how much did it cost", "how old", "what share"); a sentence holding a number of
+that unit earns a further bonus, so "Mr Nowak received 1,842 votes" beats a sentence
+sharing the question's words with some other number in it. Back-references: a
 sentence that opens by pointing back ("They will reopen…", "The company said…") needs the
 sentence before it to be understood on its own.
 """

@@ -5,10 +5,10 @@ the top passages (``service.answering.search``: over the index, or merged from i
 Each gets four signals: cosine similarity of the sentence and of its passage to the
 question, and BM25 of each normalised by the best BM25 score for the query. The fused score
 is their weighted sum, plus bonuses for a sentence holding the kind of answer the question
-asks for (a number, a date, a place) and a quantity of the unit it names, for the opening sentence
-of a matching interview answer, and for every sentence of a reply whose interviewer asked in
-the user's words; ``rerank`` then re-orders the head with the reader (a cross-encoder) on
-a close call. The absolute signals also feed the confidence.
+asks for (a number, a date, a place) and a quantity of the unit it names, for the opening
+sentence of a matching interview answer, and for every sentence of a reply whose
+interviewer asked in the user's words; ``rerank`` then re-orders the head with the reader
+(a cross-encoder) on a close call. The absolute signals also feed the confidence.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class Weights:
     # A sentence holding a quantity of the unit the question names (votes, pounds, years).
     unit: float = 0.15  # bench/cue_sweep.py: news first quote 0.759 -> 0.804, SQuAD 0.722 -> 0.727
     # A sentence naming a place the question does not, for a "where" question.
-    place: float = 0.1
+    place: float = 0.1  # bench/cue_sweep.py --only '\bwhere\b': v1.1 0.678 -> 0.693
     # A follow-up's sentence from an article that answered the turn before it.
     conversation: float = 0.1
     # A follow-up's sentence that already answered the turn before (a penalty).
