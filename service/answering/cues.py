@@ -223,10 +223,12 @@ _PLACE_Q = re.compile(
     re.I,
 )
 # A place as sentences name one: a preposition, then a capitalised name ("at Levi's
-# Stadium", "in the San Francisco Bay Area", "near Chur").
+# Stadium", "in the San Francisco Bay Area", "near Chur"), or a few words and "of" before
+# it ("in the arid plains of Central Asia", "on the banks of the Rhine").
 _PLACE = re.compile(
     r"\b(?:in|at|near|from|to|into|outside|inside|across|between|within|throughout|on)\s+"
-    r"(?:the\s+)?([A-Z][\w'’.-]*(?:\s+(?:of\s+|de\s+)?[A-Z][\w'’.-]*)*)"
+    r"(?:the\s+)?(?:(?:[a-z]+\s+){1,3}?of\s+(?:the\s+)?)?"
+    r"([A-Z][\w'’.-]*(?:\s+(?:of\s+|de\s+)?[A-Z][\w'’.-]*)*)"
 )
 _WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 _CALENDAR = frozenset(f"{_MONTHS}|{_WEEKDAYS}".split("|"))

@@ -140,6 +140,8 @@ def test_questions_asking_for_a_place(question: str, expected: bool) -> None:
     [
         ("The game was played on February 7, 2016, at Levi's Stadium in Santa Clara.", True),
         ("The war was fought along the frontiers between New France and the colonies.", True),
+        ("It began in the arid plains of Central Asia.", True),  # a place "of" a name
+        ("Fans went to see Santa Clara.", False),  # "to see …": no place phrase
         ("Super Bowl 50 was an American football game to decide the champion.", False),
         ("It was played on Sunday in February.", False),  # days and months are no places
         ("Fans watched the final of Super Bowl 50 in Super Bowl 50's week.", False),  # asked
