@@ -218,7 +218,7 @@ class GroupMaker:
         if positive is None:
             return None
         near = [s for s in (positive + 1, positive - 1) if 0 <= s < len(self.live.index.sentences)]
-        wrong = [s for s in near if not reads(s)] + [s for s in ranked if not holds(s)]
+        wrong = near + [s for s in ranked if not holds(s)]
         wrong = [s for s in dict.fromkeys(wrong) if not reads(s)]
         return self.group(question, positive, wrong, kind)
 

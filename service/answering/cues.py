@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 AnswerType = Literal["number", "date"]
@@ -231,7 +232,8 @@ _PLACE = re.compile(
     r"([A-Z][\w'’.-]*(?:\s+(?:of\s+|de\s+)?[A-Z][\w'’.-]*)*)"
 )
 _WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
-_CALENDAR = frozenset(f"{_MONTHS}|{_WEEKDAYS}".split("|"))
+# Month and weekday names: capitalised, but never places (nor the names follow-ups refer to).
+CALENDAR_WORDS = frozenset(f"{_MONTHS}|{_WEEKDAYS}".split("|"))
 _WORD = re.compile(r"[\w'’-]+")
 
 
@@ -240,15 +242,22 @@ def asks_place(question: str) -> bool:
     return bool(_PLACE_Q.search(question))
 
 
+@lru_cache(maxsize=64)
+def _words_of(question: str) -> frozenset[str]:
+    """The question's words, lower-cased (read once for all of its candidates)."""
+    return frozenset(w.lower() for w in _WORD.findall(question))
+
+
 def holds_place(question: str, sentence: str) -> bool:
     """Whether ``sentence`` names a place the question does not: a preposition followed by
-    a capitalised name (not a month or a weekday: "on Monday", "in June") holding a word
-    the question lacks ("Where was Super Bowl 50 played?": "at Levi's Stadium", not "in
-    Super Bowl 50")."""
-    asked = {w.lower() for w in _WORD.findall(question)}
+    a capitalised name, or by a few words and "of" before one ("in the arid plains of
+    Central Asia"), that is not a month or a weekday ("on Monday", "in June") and holds a
+    word the question lacks ("Where was Super Bowl 50 played?": "at Levi's Stadium", not
+    "in Super Bowl 50")."""
+    asked = _words_of(question)
     for m in _PLACE.finditer(sentence):
         words = [w.lower().strip(".") for w in _WORD.findall(m.group(1))]
-        if words[0] in _CALENDAR:
+        if words[0] in CALENDAR_WORDS:
             continue
         if any(w not in asked for w in words):
             return True

@@ -9,12 +9,15 @@ with what the previous turn was about:
   the quote that answered it ("Who held it before that?" → "Who held the al-Qaim border
   crossing before that?"); each candidate is a reading, likeliest first, and the engine
   asks them and keeps one (see ``_resolve_pronoun`` and ``Engine.converse``);
-- an ellipsis replaces the parallel phrase of the previous question ("And the NFC?" after
-  "Which team represented the AFC …?" → "Which team represented the NFC …?"; "And packet
+- an ellipsis replaces the parallel phrase of the previous question: the same preposition
+  and what follows it ("And in French?"), the phrase ending in the same word ("And packet
   switching?" after "What is circuit switching characterized by?" → "What is packet
-  switching characterized by?"), or, with no parallel, is asked together with the
-  previous question;
-- a question with nothing to substitute carries the previous question's topic in brackets.
+  switching characterized by?"), or else each of its phrases in turn, one reading each,
+  its first (usually its subject) likeliest ("And the NFC?" after "Which team represented
+  the AFC …?" → "Which team represented the NFC …?"); with no phrase at all it is asked
+  together with the previous question;
+- a question with nothing to substitute, a bare "And when?" included, carries the
+  previous question's topic in brackets.
 
 Retrieval also favours the articles that answered the previous turn and avoids repeating
 the sentence that answered it (see ``Resolution``).
@@ -28,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from embeddings.stopwords import STOPWORDS_EN
+from service.answering.cues import CALENDAR_WORDS
 
 
 def _words(text: str) -> frozenset[str]:
@@ -72,10 +76,6 @@ _AUXILIARIES = _DO_MODAL | _BE_HAVE
 _SINCE = _words("since until after before by from")
 # Words capitalised at the start of a quote's sentence or as pronouns, never referents.
 _NOT_REFERENTS = _words("i we you a an q the this that it he she they")
-_CALENDAR = _words(
-    "january february march april may june july august september october november december "
-    "monday tuesday wednesday thursday friday saturday sunday"
-)
 MAX_READINGS = 4
 # Fewer content words than this and no name of its own: the question cannot stand alone.
 _MIN_CONTENT = 2
@@ -320,6 +320,8 @@ def _parallel(x: str, before: str) -> list[tuple[int, int]]:
     """The spans of ``before`` that ``x`` may stand in for, matched by shape, likeliest
     first."""
     first = _tokens(x)[0].low
+    # "of" is no phrase boundary in ``_phrases`` ("the capital of France" is one phrase),
+    # but "And of Spain?" replaces "of France" as any preposition's phrase.
     if first in _PREPOSITIONS or first == "of":
         # "in French" replaces "in Dutch": the same preposition and what follows it.
         for t in _tokens(before):
@@ -346,6 +348,7 @@ def _same_head(x: str, before: str) -> tuple[int, int] | None:
     that word after a word ``x`` does not hold (nothing to swap)."""
     x_tokens = _tokens(x)
     head = x_tokens[-1].low
+    x_words = {u.low for u in x_tokens}
     toks = _tokens(before)
     for k, t in enumerate(toks):
         if t.low != head or not _is_content(t):
@@ -353,7 +356,7 @@ def _same_head(x: str, before: str) -> tuple[int, int] | None:
         i = k
         while i > 0 and _is_content(toks[i - 1]) and _joined(before, toks[i - 1], toks[i]):
             i -= 1
-        if i < k and toks[i].low not in {u.low for u in x_tokens}:
+        if i < k and toks[i].low not in x_words:
             first = max(i, k - len(x_tokens) + 1)
             if first and x_tokens[0].low in _ARTICLES and toks[first - 1].low in _ARTICLES:
                 first -= 1  # "And the new town?" stands for "the old town", article too
@@ -404,7 +407,7 @@ def _resolve_pronoun(question: str, history: Sequence[PriorTurn]) -> list[str]:
         r
         for r in referents
         if r.casefold() not in _NOT_REFERENTS
-        and r.split()[0].casefold() not in _CALENDAR
+        and r.split()[0].casefold() not in CALENDAR_WORDS
         and (t.low not in _PERSON or r[:1].isupper())  # a person is a name, not "the …"
     ]
     readings = []

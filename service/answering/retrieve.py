@@ -51,7 +51,7 @@ class Weights:
     # A sentence holding a quantity of the unit the question names (votes, pounds, years).
     unit: float = 0.15  # bench/cue_sweep.py: news first quote 0.759 -> 0.804, SQuAD 0.722 -> 0.727
     # A sentence naming a place the question does not, for a "where" question.
-    place: float = 0.1  # bench/cue_sweep.py --only '\bwhere\b': v1.1 0.678 -> 0.693
+    place: float = 0.1  # bench/cue_sweep.py --only '\bwhere\b': v1.1 0.678 -> 0.695
     # A follow-up's sentence from an article that answered the turn before it.
     conversation: float = 0.1
     # A follow-up's sentence that already answered the turn before (a penalty).
@@ -300,11 +300,11 @@ def rerank(
     on a close call only (``RerankPolicy.margin``, between the lead and the best candidate
     whose text differs from it). Each distinct text is read once.
 
-    Only candidates matching at least as many of the question's cues (the answer type it
-    asks for, the unit it names) as retrieval's best are read and move; the others keep
-    their places: the reader re-orders sentences of one kind and does not overrule a cue
-    (on the news set it had put a sentence without the fare above the one holding it, for
-    "How much will a flight to Amsterdam from Marrowby cost?").
+    Only candidates matching at least as many of the question's cues (``Candidate.cues``:
+    the answer type it asks for, the unit it names, a place) as retrieval's best are read
+    and move; the others keep their places: the reader re-orders sentences of one kind and
+    does not overrule a cue (on the news set it had put a sentence without the fare above
+    the one holding it, for "How much will a flight to Amsterdam from Marrowby cost?").
     """
     head, tail = candidates[: policy.depth], candidates[policy.depth :]
     # The best other text ranks at most as high as the second: a clear second lead needs
