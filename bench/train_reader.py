@@ -1,7 +1,7 @@
 """Train the reader: a small cross-encoder that re-orders Briefing's best candidates.
 
 The reader reads the question with each shortlisted sentence. It is the bundled
-all-MiniLM-L6-v2 cut to its first ``--layers`` transformer layers with a one-logit head,
+all-MiniLM-L6-v2 (or its first ``--layers`` transformer layers) with a one-logit head,
 fine-tuned here and shipped as an int8 ONNX file (``embeddings/models/reader/``).
 
 Training data, split by article. By default only the SQuAD v1.1 tune articles that are
@@ -450,7 +450,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-dir", type=Path, required=True, help="index of squad-v1.1-dev-tune")
     ap.add_argument("--out", type=Path, required=True, help="folder for the int8 ONNX reader")
-    ap.add_argument("--layers", type=int, default=3, help="transformer layers kept (of 6)")
+    ap.add_argument(
+        "--layers", type=int, default=6, help="transformer layers kept (of 6; default all)"
+    )
     ap.add_argument("--negatives", type=int, default=5)
     ap.add_argument("--generated", type=int, default=1500, help="yes/no and quantity groups")
     ap.add_argument("--batch", type=int, default=8, help="questions per step")

@@ -3,8 +3,8 @@
 The bi-encoder embeds question and sentence apart, so it cannot see that "previously in
 control" answers "who held it before", or that of two sentences sharing the question's
 words only one holds the number asked for; a cross-encoder attends across both. Briefing
-ships one trained by ``bench/train_reader.py``: all-MiniLM-L6-v2 cut to its first three
-layers with a one-logit head, fine-tuned on SQuAD questions, yes/no and quantity questions
+ships one trained by ``bench/train_reader.py``: all-MiniLM-L6-v2, all six layers, with a
+one-logit head, fine-tuned on SQuAD questions, yes/no and quantity questions
 of articles it may train on and a news set written for its training (``bench/reader_news``:
 quantities, dates, interview replies), exported to ONNX with int8 weights (per channel) and
 verified by SHA-256 on load. One call scores the whole shortlist as one batch, on every core.
@@ -30,7 +30,7 @@ from embeddings.onnx_model import ONNX_FILE, open_session
 log = logging.getLogger(__name__)
 
 BUNDLED_READER_DIR = Path(__file__).resolve().parent / "models" / "reader"
-BUNDLED_READER_SHA256 = "7a961c1d9958f2523d97ef7b50d25625dcda07d798a2cc878a31d7d78249aecb"
+BUNDLED_READER_SHA256 = "1ecbca7634abdc3a58d24600040794c5de7c756cdaa15b5b439fa61f507686f8"
 MODEL_FILE = ONNX_FILE
 # Question and sentence together, in tokens, unless the reader's training.json says otherwise;
 # what is cut is the start of the longer text (a sentence's context before the sentence).
