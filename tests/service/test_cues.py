@@ -114,7 +114,10 @@ def test_a_reply_to_the_question_asked_in_the_users_words_comes_first(
         question = "What did Margaret Lowe teach the festival director?"
         first = engine.ask(question).answer.quotes[0].text
         assert "to say yes to young artists" in first
-        # Without the interviewer's-words cue, another sentence about her comes first.
+        # The reader reads the reply right on its own, so the cue is tested without it: the
+        # cue alone brings the reply first, and without it another sentence about her does.
+        engine.configure(rerank=False)
+        assert "to say yes to young artists" in engine.ask(question).answer.quotes[0].text
         engine.configure(weights=replace(engine.weights, interview_terms=0.0))
         assert "to say yes to young artists" not in engine.ask(question).answer.quotes[0].text
     finally:
