@@ -446,6 +446,19 @@ def validate(
     return {f"weight {w}": round(hits[w] / len(questions), 4) for w in weights}
 
 
+VALIDATION = {
+    "v2": "the 18 articles of squad-v2.0-dev-tune.json (never trained on)",
+    "half-v2": "every other article of squad-v2.0-dev-tune.json in title order, 9 of 18 "
+    "(never trained on; the other 9 are trained on)",
+}
+
+
+def held_out_articles(which: str) -> set[str]:
+    """The articles never trained on (see ``VALIDATION``)."""
+    v2 = sorted(a.id for a in load_squad([SHARED / "squad-v2.0-dev-tune.json"]).articles)
+    return set(v2) if which == "v2" else set(v2[1::2])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-dir", type=Path, required=True, help="index of squad-v1.1-dev-tune")
@@ -490,7 +503,7 @@ def main() -> None:
     ap.add_argument("--news-repeat", type=int, default=3, help="times each news group is read")
     ap.add_argument(
         "--hold-out",
-        choices=("v2", "half-v2"),
+        choices=tuple(VALIDATION),
         default="v2",
         help="validation articles: every article of the v2.0 file (v2), or every other one of "
         "them in title order (half-v2; the other nine are trained on too)",
@@ -596,19 +609,6 @@ def main() -> None:
         + "\n"
     )
     log.info("saved to %s", args.out)
-
-
-VALIDATION = {
-    "v2": "the 18 articles of squad-v2.0-dev-tune.json (never trained on)",
-    "half-v2": "every other article of squad-v2.0-dev-tune.json in title order, 9 of 18 "
-    "(never trained on; the other 9 are trained on)",
-}
-
-
-def held_out_articles(which: str) -> set[str]:
-    """The articles never trained on (see ``VALIDATION``)."""
-    v2 = sorted(a.id for a in load_squad([SHARED / "squad-v2.0-dev-tune.json"]).articles)
-    return set(v2) if which == "v2" else set(v2[1::2])
 
 
 if __name__ == "__main__":
