@@ -20,7 +20,8 @@ with what the previous turn was about:
   previous question's topic in brackets.
 
 Retrieval also favours the articles that answered the previous turn and avoids repeating
-the sentence that answered it (see ``Resolution``).
+the sentence that answered it (see ``Resolution``), unless the follow-up asks about that
+answer itself ("Why?") or names nothing that sentence lacks.
 Self-contained questions are left exactly as they are.
 """
 
@@ -30,6 +31,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from embeddings.sparse import tokenize
 from embeddings.stopwords import STOPWORDS_EN
 from service.answering.cues import CALENDAR_WORDS
 
@@ -281,21 +283,34 @@ def resolve(question: str, history: Sequence[PriorTurn]) -> Resolution:
         return Resolution(question, (question,), follow_up=False)
     previous = history[-1]
     readings = (
-        _resolve_ellipsis(question, previous.question)
+        _resolve_ellipsis(question, previous)
         or _resolve_pronoun(question, history)
-        or [_with_topic(question, previous.question)]
+        or [_with_topic(question, previous.question, previous.answer)]
     )
     unique = tuple(dict.fromkeys(readings))[:MAX_READINGS]
+    avoid = previous.answered_at is not None and not _may_answer_again(question, previous.answer)
     return Resolution(
         question,
         unique,
         follow_up=True,
         prefer_articles=previous.article_ids,
-        answered_before=(previous.answered_at,) if previous.answered_at else (),
+        answered_before=(previous.answered_at,) if avoid and previous.answered_at else (),
     )
 
 
-def _resolve_ellipsis(question: str, before: str) -> list[str]:
+def _may_answer_again(question: str, answer: str) -> bool:
+    """Whether the previous answer's sentence may answer this follow-up too, so retrieval
+    should not steer away from it: the follow-up asks about that answer itself, with no
+    words of its own ("Why?", "And when?"), or every word of its own is in it ("And packet
+    switching?" after a sentence that says what each kind of switching is characterised
+    by). A follow-up that brings words the answer lacks ("Who held it before that?") asks
+    for something else."""
+    own = set(tokenize([question])[0])
+    return not own or own <= set(tokenize([answer])[0])
+
+
+def _resolve_ellipsis(question: str, previous: PriorTurn) -> list[str]:
+    before = previous.question
     m = _ELLIPSIS.match(question)
     if not m:
         return []
@@ -309,7 +324,7 @@ def _resolve_ellipsis(question: str, before: str) -> list[str]:
         if _referring(x_tokens) is not None:
             return []
         rest = _sentence(x[0].upper() + x[1:])
-        return [_with_topic(rest, before)] if is_follow_up(rest) else [rest]
+        return [_with_topic(rest, before, previous.answer)] if is_follow_up(rest) else [rest]
     targets = _parallel(x, before)
     if not targets:
         return [f"{_sentence(before)} And {x}?"]
@@ -422,8 +437,21 @@ def _resolve_pronoun(question: str, history: Sequence[PriorTurn]) -> list[str]:
     return readings
 
 
-def _with_topic(question: str, before: str) -> str:
+def _with_topic(question: str, before: str, answer: str = "") -> str:
+    """The question with the previous turn's topic in brackets: the content words of the
+    previous question ``before`` and the first name its ``answer`` gave that the question
+    lacked (after "Which other neighborhood did the regime try to take?", "Why?" asks about
+    al-Hawika, the neighborhood the answer named)."""
     words = [t.text for t in _content(_tokens(before))]
+    asked = before.casefold()
+    names = [
+        answer[a:b]
+        for a, b in _phrases(answer)
+        if not answer[a:b].lower().startswith("the ")
+        and answer[a:b].casefold() not in asked
+        and answer[a:b].casefold() not in _NOT_REFERENTS
+    ]
+    words += names[:1]
     if not words:
         return question
     return f"{_sentence(question)} ({' '.join(words)})"

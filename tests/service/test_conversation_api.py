@@ -42,6 +42,17 @@ def test_a_resolved_follow_up_finds_what_the_bare_words_barely_do(
     assert alone["confidence"] < 0.4 < 0.9 < follow["confidence"]
 
 
+def test_why_after_an_answer_is_asked_of_what_that_answer_said(seed_http: httpx.Client) -> None:
+    cid = _ask(seed_http, "Does the regime still control al-Qusour and al-Jora?")["conversation_id"]
+    named = _ask(seed_http, "Which other neighborhood did it try to take?", cid)
+    assert "al-Hawika" in named["quotes"][0]["text"]
+    why = _ask(seed_http, "Why?", cid)
+    assert "al-Hawika" in why["resolved_question"]
+    # The sentence that named the neighborhood also says why; it is not avoided as a repeat.
+    assert "in order to reach the a-Siyasiya Bridge" in why["quotes"][0]["text"]
+    assert_verbatim(seed_http, why)
+
+
 def test_a_conversation_lists_its_turns_and_can_be_ended(seed_http: httpx.Client) -> None:
     first = _ask(seed_http, "In what year did ISIS seize the a-Siyasiya Bridge?")
     cid = first["conversation_id"]

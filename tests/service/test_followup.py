@@ -123,6 +123,49 @@ def test_questions_with_nothing_to_substitute_carry_the_topic() -> None:
     assert reading.startswith("Why? (") and "regime" in reading and "neighborhood" in reading
 
 
+HAWIKA = (
+    "The regime tried more than once to progress and control al-Hawika neighborhood in "
+    "order to reach the a-Siyasiya Bridge, the only crossing for rebels."
+)
+
+
+def test_a_bare_question_also_carries_the_name_the_answer_gave() -> None:
+    (reading,) = _after("Which other neighborhood did the regime try to take?", "Why?", HAWIKA)
+    assert reading == "Why? (neighborhood regime try take al-Hawika)"
+    # Only a name the previous question lacked: this one was asked about already.
+    (reading,) = _after("Why did the regime try to take al-Hawika?", "When?", HAWIKA)
+    assert reading.count("al-Hawika") == 1
+
+
+def _answered_before(previous: str, question: str, answer: str) -> tuple:
+    turn = PriorTurn(previous, ("a1",), answer, ("a1", 120))
+    return resolve(question, [turn]).answered_before
+
+
+def test_the_previous_answer_is_avoided_only_when_the_follow_up_asks_for_something_else() -> None:
+    # Words of its own that the answer lacks: another sentence should answer.
+    crossing = "ISIS captured both sides of al-Qaim border crossing."
+    held = _answered_before(
+        "Who controls the al-Qaim border crossing?", "Who held it before that?", crossing
+    )
+    assert held == (("a1", 120),)
+    # Nothing of its own ("Why?"), or nothing the answer lacks: it may answer again.
+    assert (
+        _answered_before("Which other neighborhood did the regime try to take?", "Why?", HAWIKA)
+        == ()
+    )
+    both = (
+        "Circuit switching is characterized by a fee per unit of connection time, while "
+        "packet switching is characterized by a fee per unit of information transmitted."
+    )
+    assert (
+        _answered_before(
+            "What is circuit switching characterized by?", "And packet switching?", both
+        )
+        == ()
+    )
+
+
 def test_follow_ups_favour_the_articles_that_answered_before() -> None:
     resolution = resolve("When did he die?", [PriorTurn("Who was Nikola Tesla?", ("tesla",))])
     assert resolution.follow_up and resolution.prefer_articles == ("tesla",)
