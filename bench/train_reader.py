@@ -62,7 +62,7 @@ from train_reranker import optimiser  # bench/train_reranker.py, beside this fil
 
 from embeddings.encoder import bundled_model_path, file_sha256
 from embeddings.onnx_model import convert
-from embeddings.reader import CONTEXT_INPUT, MODEL_FILE, Reader
+from embeddings.reader import CONTEXT_INPUT, MODEL_FILE, SENTENCE_INPUT, TITLE_INPUT, Reader
 from service.answering.retrieve import Candidate, reading
 from service.evaluation.metrics import contains_answer
 from service.evaluation.news import NewsQuestion, load_news
@@ -139,17 +139,16 @@ def quantity_question(sentence: str) -> tuple[str, str] | None:
 class GroupMaker:
     """Builds training groups from Briefing's own candidates on one index."""
 
-    def __init__(self, engine: Engine, negatives: int, context: bool) -> None:
+    def __init__(self, engine: Engine, negatives: int, reads: str) -> None:
         assert engine.live is not None
         self.engine = engine
         self.live = engine.live
         self.negatives = negatives
-        self.context = context
+        self.reads = reads
 
     def text(self, sentence: int) -> str:
-        """What the reader reads for ``sentence`` (with its context, when it reads one)."""
-        index = self.live.index
-        return reading(index, sentence) if self.context else index.text(sentence)
+        """What the reader reads for ``sentence`` (see ``retrieve.reading``)."""
+        return reading(self.live.index, sentence, self.reads)
 
     def candidates(self, question: str, depth: int = 30) -> list[int]:
         return [c.sentence for c in self.head(question, depth)]
@@ -405,6 +404,11 @@ def _shown(path: Path) -> str:
     return str(resolved.relative_to(root)) if resolved.is_relative_to(root) else str(path)
 
 
+def reads(args: argparse.Namespace) -> str:
+    """What the reader reads for a sentence (``embeddings.reader.INPUTS``)."""
+    return CONTEXT_INPUT if args.context else TITLE_INPUT if args.title else SENTENCE_INPUT
+
+
 def news_training(args: argparse.Namespace, rng: random.Random) -> list[Group]:
     """Groups from the training news set (see the module's docstring), indexed in a data
     directory of its own beside ``--data-dir``."""
@@ -414,7 +418,7 @@ def news_training(args: argparse.Namespace, rng: random.Random) -> list[Group]:
         engine.rebuild(progress=True)
     else:
         engine.load_live()
-    maker = GroupMaker(engine, args.negatives, args.context)
+    maker = GroupMaker(engine, args.negatives, reads(args))
     groups = [g for q in news.questions if (g := maker.news(q)) is not None]
     groups += maker.interviews()
     for s in range(len(maker.live.index.sentences)):
@@ -480,10 +484,14 @@ def main() -> None:
         help="a six-layer cross-encoder made by bench/train_reranker.py on the same articles: "
         "the reader starts from its first layers and learns its scores too",
     )
-    ap.add_argument(
+    reading_kind = ap.add_mutually_exclusive_group()
+    reading_kind.add_argument(
         "--context",
         action="store_true",
         help="read each sentence after the one before it (or an interviewer's question)",
+    )
+    reading_kind.add_argument(
+        "--title", action="store_true", help="read each sentence after its article's title"
     )
     ap.add_argument("--max-length", type=int, default=64, help="tokens of question and text")
     ap.add_argument(
@@ -523,7 +531,7 @@ def main() -> None:
         engine.rebuild(progress=True)
     else:
         engine.load_live()
-    maker = GroupMaker(engine, args.negatives, args.context)
+    maker = GroupMaker(engine, args.negatives, reads(args))
     idx = maker.live.index
 
     started = time.time()
@@ -597,7 +605,7 @@ def main() -> None:
                 "batch_questions": args.batch,
                 "lr": args.lr,
                 "max_length": args.max_length,
-                "input": CONTEXT_INPUT if args.context else "sentence",
+                "input": reads(args),
                 **({"residual": True, "weight": args.weight} if args.residual else {}),
                 "seed": args.seed,
                 "seconds": round(time.time() - started),

@@ -36,8 +36,13 @@ MODEL_FILE = ONNX_FILE
 # what is cut is the start of the longer text (a sentence's context before the sentence).
 MAX_LENGTH = 64
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-# training.json's "input" for a reader that reads a sentence after its context.
+# training.json's "input": what a reader reads beside the question for a sentence (see
+# service.answering.retrieve.reading): the sentence alone, the sentence after the one before
+# it, or the sentence after its article's title.
+SENTENCE_INPUT = "sentence"
 CONTEXT_INPUT = "context + sentence"
+TITLE_INPUT = "title + sentence"
+INPUTS = (SENTENCE_INPUT, CONTEXT_INPUT, TITLE_INPUT)
 # How much a logit counts beside the fused score, for a reader whose training.json names no
 # weight (those trained apart from the fused score; bench/reader_sweep.py chose it).
 DEFAULT_WEIGHT = 0.05
@@ -52,7 +57,7 @@ class Reader:
         tokenizer: Any,
         trained_on: frozenset[str] = frozenset(),
         *,
-        context: bool = False,
+        reads: str = SENTENCE_INPUT,
         weight: float = DEFAULT_WEIGHT,
     ) -> None:
         self._session = session
@@ -61,8 +66,8 @@ class Reader:
         # Ids of the articles it was trained on (from its training.json), so evaluations
         # can report figures on the others apart.
         self.trained_on = trained_on
-        # Whether it reads each sentence after the one before it (see retrieve.reading).
-        self.context = context
+        # What it reads for a sentence (one of INPUTS; see retrieve.reading).
+        self.reads = reads
         # How much its logit counts beside the fused score (a reader trained on Briefing's
         # own order, ``--residual``, learnt its logits at this weight).
         self.weight = weight
@@ -100,6 +105,12 @@ class Reader:
                 f"{model}: takes inputs {sorted(names)}, not a cross-encoder's {list(_INPUTS)}"
             )
         record = _record(folder)
+        reads = str(record.get("input", SENTENCE_INPUT))
+        if reads not in INPUTS:
+            raise ModelError(
+                f"{folder}: training.json's input {reads!r} is none of {list(INPUTS)}; "
+                "train the reader again with bench/train_reader.py"
+            )
         tokenizer.enable_truncation(
             int(record.get("max_length", MAX_LENGTH)), strategy="longest_first", direction="left"
         )
@@ -109,7 +120,7 @@ class Reader:
             session,
             tokenizer,
             frozenset(str(a) for a in record.get("train_articles", ())),
-            context=record.get("input") == CONTEXT_INPUT,
+            reads=reads,
             weight=float(record.get("weight", DEFAULT_WEIGHT)),
         )
 

@@ -20,8 +20,8 @@ with what the previous turn was about:
   previous question's topic in brackets.
 
 Retrieval also favours the articles that answered the previous turn and avoids repeating
-the sentence that answered it (see ``Resolution``), unless the follow-up asks about that
-answer itself ("Why?") or names nothing that sentence lacks.
+the sentence that answered it (see ``Resolution``), unless every word of the follow-up's
+own is in that sentence.
 Self-contained questions are left exactly as they are.
 """
 
@@ -300,13 +300,13 @@ def resolve(question: str, history: Sequence[PriorTurn]) -> Resolution:
 
 def _may_answer_again(question: str, answer: str) -> bool:
     """Whether the previous answer's sentence may answer this follow-up too, so retrieval
-    should not steer away from it: the follow-up asks about that answer itself, with no
-    words of its own ("Why?", "And when?"), or every word of its own is in it ("And packet
+    should not steer away from it: every word of the follow-up's own is in it ("And packet
     switching?" after a sentence that says what each kind of switching is characterised
     by). A follow-up that brings words the answer lacks ("Who held it before that?") asks
-    for something else."""
+    for something else, and so, most often, does one with no words of its own ("Why did
+    he do it?": the reason is seldom in the sentence that told what was done)."""
     own = set(tokenize([question])[0])
-    return not own or own <= set(tokenize([answer])[0])
+    return bool(own) and own <= set(tokenize([answer])[0])
 
 
 def _resolve_ellipsis(question: str, previous: PriorTurn) -> list[str]:

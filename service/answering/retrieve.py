@@ -20,6 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from embeddings.index import SearchIndex
+from embeddings.reader import CONTEXT_INPUT, SENTENCE_INPUT, TITLE_INPUT
 from embeddings.sparse import idf, tokenize
 from service.answering.cues import (
     answer_type,
@@ -264,22 +265,28 @@ class RerankPolicy:
 
 
 class PairScorer(Protocol):
-    """Anything that scores (question, sentence) pairs, like ``embeddings.reader``; with
-    ``context``, each sentence is read after what comes before it (``reading``); ``weight``
-    is how much its logit counts beside the fused score, unless the policy names one."""
+    """Anything that scores (question, sentence) pairs, like ``embeddings.reader``; ``reads``
+    is what it reads for a sentence (``reading``); ``weight`` is how much its logit counts
+    beside the fused score, unless the policy names one."""
 
-    context: bool
+    reads: str
     weight: float
 
     def score(self, question: str, texts: Sequence[str]) -> np.ndarray: ...
 
 
-def reading(index: SearchIndex, sentence: int) -> str:
-    """What a reader with context reads for ``sentence``: the sentence after the one before
-    it in its paragraph ("It cost £31 million." needs the wing named before it), or, for
-    the opening of an interview reply, after the interviewer's question."""
+def reading(index: SearchIndex, sentence: int, reads: str = CONTEXT_INPUT) -> str:
+    """What a reader reads for ``sentence`` (``reads``, one of ``embeddings.reader.INPUTS``):
+    the sentence alone; the sentence after its article's title ("Martin Luther: He died
+    shortly afterwards …"); or with context, the sentence after the one before it in its
+    paragraph ("It cost £31 million." needs the wing named before it), or, for the opening
+    of an interview reply, after the interviewer's question."""
     s = index.sentences[sentence]
     text = s.text
+    if reads == SENTENCE_INPUT:
+        return text
+    if reads == TITLE_INPUT:
+        return f"{index.articles[s.article].title}: {text}"
     first = index.passage_sentences(s.passage).start
     if sentence > first:
         return f"{index.text(sentence - 1)} {text}"
@@ -311,13 +318,13 @@ def rerank(
     # no text read.
     if len(head) < 2 or head[0].score - head[1].score >= policy.margin:
         return candidates
-    read = reading if scorer.context else SearchIndex.text
-    texts = [read(index, c.sentence) for c in head]
     # A close call is one between two different texts: copies of the lead's sentence (the
     # same line in several articles) read alike, so no reading can order them.
-    rival = next((i for i in range(1, len(head)) if texts[i] != texts[0]), None)
+    plain = [index.text(c.sentence) for c in head]
+    rival = next((i for i in range(1, len(head)) if plain[i] != plain[0]), None)
     if rival is None or head[0].score - head[rival].score >= policy.margin:
         return candidates
+    texts = [reading(index, c.sentence, scorer.reads) for c in head]
     movable = [i for i, c in enumerate(head) if c.cues >= head[0].cues]
     distinct = list(dict.fromkeys(texts[i] for i in movable))
     if len(distinct) < 2:

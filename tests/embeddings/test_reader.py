@@ -17,6 +17,8 @@ from embeddings.reader import (
     BUNDLED_READER_SHA256,
     DEFAULT_WEIGHT,
     MODEL_FILE,
+    SENTENCE_INPUT,
+    TITLE_INPUT,
     Reader,
 )
 from service.evaluation.squad import load_squad
@@ -76,6 +78,18 @@ def test_a_reader_counts_at_the_weight_its_record_names(tmp_path: Path, reranker
     record = json.loads((folder / "training.json").read_text("utf-8"))
     (folder / "training.json").write_text(json.dumps({**record, "weight": 0.025}), "utf-8")
     assert Reader.load(folder).weight == 0.025  # as bench/train_reader.py --residual writes
+
+
+def test_a_reader_reads_what_its_record_names(tmp_path: Path, reranker: Reader) -> None:
+    assert reranker.reads == SENTENCE_INPUT  # the shipped reader reads the sentence alone
+    folder = tmp_path / "titled"
+    shutil.copytree(BUNDLED_READER_DIR, folder)
+    record = json.loads((folder / "training.json").read_text("utf-8"))
+    (folder / "training.json").write_text(json.dumps({**record, "input": TITLE_INPUT}), "utf-8")
+    assert Reader.load(folder).reads == TITLE_INPUT  # as bench/train_reader.py --title writes
+    (folder / "training.json").write_text(json.dumps({**record, "input": "page"}), "utf-8")
+    with pytest.raises(ModelError, match="input 'page' is none of"):
+        Reader.load(folder)
 
 
 def test_tampered_reader_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

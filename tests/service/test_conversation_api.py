@@ -48,7 +48,7 @@ def test_why_after_an_answer_is_asked_of_what_that_answer_said(seed_http: httpx.
     assert "al-Hawika" in named["quotes"][0]["text"]
     why = _ask(seed_http, "Why?", cid)
     assert "al-Hawika" in why["resolved_question"]
-    # The sentence that named the neighborhood also says why; it is not avoided as a repeat.
+    # The sentence that named the neighborhood also says why, and the name finds it again.
     assert "in order to reach the a-Siyasiya Bridge" in why["quotes"][0]["text"]
     assert_verbatim(seed_http, why)
 

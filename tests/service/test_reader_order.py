@@ -10,7 +10,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from embeddings.reader import Reader
+from embeddings.reader import CONTEXT_INPUT, SENTENCE_INPUT, TITLE_INPUT, Reader
 from service.answering.answer import Answer
 from service.answering.retrieve import Candidate, RerankPolicy, reading, rerank
 from service.ops.engine import Engine
@@ -137,7 +137,7 @@ class _Counting:
     record named that weight."""
 
     def __init__(self, reader: Reader, weight: float | None = None) -> None:
-        self.reader, self.context = reader, reader.context
+        self.reader, self.reads = reader, reader.reads
         self.weight = reader.weight if weight is None else weight
         self.calls = self.texts = 0
 
@@ -164,7 +164,7 @@ def test_abstention_and_confidence_do_not_depend_on_the_reader(engine: Engine) -
     assert any(first(a) != first(b) for a, b in zip(read, plain, strict=True))
 
 
-def test_a_reader_with_context_reads_the_sentence_before_or_the_interviewers_question(
+def test_a_reader_reads_the_sentence_alone_after_its_title_or_after_its_context(
     seed_engine: Engine,
 ) -> None:
     live = seed_engine.live
@@ -175,8 +175,11 @@ def test_a_reader_with_context_reads_the_sentence_before_or_the_interviewers_que
         s = index.sentences[row]
         first = index.passage_sentences(s.passage).start
         asked = index.passages[s.passage].question
-        text = reading(index, row)
+        text = reading(index, row, CONTEXT_INPUT)
         assert text.endswith(s.text)
+        assert reading(index, row, SENTENCE_INPUT) == s.text
+        title = index.articles[s.article].title
+        assert reading(index, row, TITLE_INPUT) == f"{title}: {s.text}" and title
         if row > first:
             assert text == f"{index.text(row - 1)} {s.text}"
             later += 1
