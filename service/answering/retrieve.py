@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from embeddings.index import SearchIndex
-from embeddings.reader import CONTEXT_INPUT, SENTENCE_INPUT, TITLE_INPUT
+from embeddings.reader import SENTENCE_INPUT, TITLE_INPUT
 from embeddings.sparse import idf, tokenize
 from service.answering.cues import (
     answer_type,
@@ -275,7 +275,7 @@ class PairScorer(Protocol):
     def score(self, question: str, texts: Sequence[str]) -> np.ndarray: ...
 
 
-def reading(index: SearchIndex, sentence: int, reads: str = CONTEXT_INPUT) -> str:
+def reading(index: SearchIndex, sentence: int, reads: str) -> str:
     """What a reader reads for ``sentence`` (``reads``, one of ``embeddings.reader.INPUTS``):
     the sentence alone; the sentence after its article's title ("Martin Luther: He died
     shortly afterwards …"); or with context, the sentence after the one before it in its
