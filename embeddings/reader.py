@@ -30,7 +30,7 @@ from embeddings.onnx_model import ONNX_FILE, open_session
 log = logging.getLogger(__name__)
 
 BUNDLED_READER_DIR = Path(__file__).resolve().parent / "models" / "reader"
-BUNDLED_READER_SHA256 = "1ecbca7634abdc3a58d24600040794c5de7c756cdaa15b5b439fa61f507686f8"
+BUNDLED_READER_SHA256 = "00a5eb4fa2fdfbee5a4f4896c32a300869ab811ac5dada0b7dc0a0e5fb67a483"
 MODEL_FILE = ONNX_FILE
 # Question and sentence together, in tokens, unless the reader's training.json says otherwise;
 # what is cut is the start of the longer text (a sentence's context before the sentence).

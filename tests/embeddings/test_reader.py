@@ -64,9 +64,11 @@ def test_reader_prefers_the_sentence_that_answers(
 ) -> None:
     good, bad = reranker.score(question, [answer, other])
     assert good > bad
-    # One batched run scores each pair as it would alone, up to int8 rounding.
+    # One batched run scores each pair as it would alone, up to int8 rounding: dynamic
+    # quantisation takes its scales from the whole batch, which moves a logit by up to
+    # about 0.75 (both six-layer readers, these pairs with and without a title before them).
     (alone,) = reranker.score(question, [answer])
-    assert abs(alone - good) < 0.5
+    assert abs(alone - good) < 1.0
     assert reranker.score(question, []).shape == (0,)
 
 
@@ -81,12 +83,15 @@ def test_a_reader_counts_at_the_weight_its_record_names(tmp_path: Path, reranker
 
 
 def test_a_reader_reads_what_its_record_names(tmp_path: Path, reranker: Reader) -> None:
-    assert reranker.reads == SENTENCE_INPUT  # the shipped reader reads the sentence alone
-    folder = tmp_path / "titled"
+    assert reranker.reads == TITLE_INPUT  # the shipped reader reads a sentence after its title
+    folder = tmp_path / "plain"
     shutil.copytree(BUNDLED_READER_DIR, folder)
     record = json.loads((folder / "training.json").read_text("utf-8"))
-    (folder / "training.json").write_text(json.dumps({**record, "input": TITLE_INPUT}), "utf-8")
-    assert Reader.load(folder).reads == TITLE_INPUT  # as bench/train_reader.py --title writes
+    (folder / "training.json").write_text(json.dumps({**record, "input": SENTENCE_INPUT}), "utf-8")
+    assert Reader.load(folder).reads == SENTENCE_INPUT  # as bench/train_reader.py writes
+    del record["input"]  # readers trained before the record named it read the sentence alone
+    (folder / "training.json").write_text(json.dumps(record), "utf-8")
+    assert Reader.load(folder).reads == SENTENCE_INPUT
     (folder / "training.json").write_text(json.dumps({**record, "input": "page"}), "utf-8")
     with pytest.raises(ModelError, match="input 'page' is none of"):
         Reader.load(folder)

@@ -49,7 +49,8 @@ def test_rerank_orders_the_head_by_score_plus_weighted_logit(
     # The tail is untouched; the head holds the same sentences, now by fused + w * logit.
     assert [c.sentence for c in tail] == [c.sentence for c in candidates[6:]]
     assert {c.sentence for c in head} == {c.sentence for c in candidates[:6]}
-    logits = reranker.score(question, [index.text(c.sentence) for c in candidates[:6]])
+    read = [reading(index, c.sentence, reranker.reads) for c in candidates[:6]]
+    logits = reranker.score(question, read)
     by_sentence = dict(zip((c.sentence for c in candidates[:6]), logits, strict=True))
     for c in head:
         assert c.cross == pytest.approx(float(by_sentence[c.sentence]), abs=1e-5)
