@@ -1,8 +1,11 @@
 """Train the reader: a small cross-encoder that re-orders Briefing's best candidates.
 
-The reader reads the question with each shortlisted sentence. It is the bundled
-all-MiniLM-L6-v2 (or its first ``--layers`` transformer layers) with a one-logit head,
-fine-tuned here and shipped as an int8 ONNX file (``embeddings/models/reader/``).
+The reader reads the question with each shortlisted sentence: the sentence alone, after
+its article's title (``--title``, as the shipped reader does) or after the sentence before
+it (``--context``); ``training.json`` records which, as ``input``, and ``rerank`` gives it
+the same. It is the bundled all-MiniLM-L6-v2 (or its first ``--layers`` transformer layers)
+with a one-logit head, fine-tuned here and shipped as an int8 ONNX file
+(``embeddings/models/reader/``).
 
 Training data, split by article. By default only the SQuAD v1.1 tune articles that are
 *not* in the v2.0 tune file are read (13 of 31); every article of the v2.0 file (the other
@@ -35,7 +38,7 @@ where the reader is loaded from). Validation figures (answer in
 the first quote among the re-ordered shortlist, on questions of the held-out articles) are
 written into ``training.json`` beside the model.
 
-    python bench/train_reader.py --data-dir /tmp/reader-squad1 --out DIR [--hold-out half-v2]
+    python bench/train_reader.py --data-dir /tmp/reader-squad1 --title --max-length 80 --out DIR
 """
 
 from __future__ import annotations

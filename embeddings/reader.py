@@ -33,7 +33,7 @@ BUNDLED_READER_DIR = Path(__file__).resolve().parent / "models" / "reader"
 BUNDLED_READER_SHA256 = "00a5eb4fa2fdfbee5a4f4896c32a300869ab811ac5dada0b7dc0a0e5fb67a483"
 MODEL_FILE = ONNX_FILE
 # Question and sentence together, in tokens, unless the reader's training.json says otherwise;
-# what is cut is the start of the longer text (a sentence's context before the sentence).
+# what is cut is the start of the longer text (a sentence's title or context before it).
 MAX_LENGTH = 64
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # training.json's "input": what a reader reads beside the question for a sentence (see
