@@ -5,8 +5,9 @@ opens one engine per set-up on that index (the reader off; each ``--reader`` fol
 ``--depth``, at ``--margin`` if given; the shipped reader when no ``--reader`` is given),
 and asks each of ``--questions`` SQuAD questions of every set-up in turn, rotating which
 goes first, for ``--rounds`` passes, so the machine's noise falls on all alike. Prints each
-set-up's `/ask` p50 and p95, then each reader's own time to score four sentences
-(``Reader.score``, median over 200 of the same questions).
+set-up's `/ask` p50 and p95, then each reader's own time to score four sentences as it
+reads them (``Reader.score`` on ``retrieve.reading``'s texts, median over 200 of the same
+questions).
 
     python bench/reader_latency.py [--reader DIR ...] [--depth 4 ...] [--margin M]
 """
@@ -24,17 +25,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from embeddings.reader import Reader
-from service.answering.retrieve import RerankPolicy
+from service.answering.retrieve import RerankPolicy, reading
+from service.evaluation.metrics import percentile
 from service.evaluation.squad import load_squad
 from service.ops.engine import Engine
 from service.settings import Settings
 
 SQUAD = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad-v1.1-dev-tune.json"
-
-
-def percentile(times: list[float], q: float) -> float:
-    ordered = sorted(times)
-    return ordered[int(q * (len(ordered) - 1))]
 
 
 def main() -> None:
@@ -80,7 +77,7 @@ def main() -> None:
                     engines[name].ask(question)
                     times[name].append((time.perf_counter() - started) * 1000)
         for name in names:
-            p50, p95 = statistics.median(times[name]), percentile(times[name], 0.95)
+            p50, p95 = statistics.median(times[name]), percentile(times[name], 95)
             print(f"{name:50s} /ask p50 {p50:6.2f}  p95 {p95:6.2f} ms")
         rng = random.Random(0)
         assert off.live is not None
@@ -89,7 +86,8 @@ def main() -> None:
         for name, reader in readers.items():
             scored = []
             for question in questions[:200]:
-                texts = [index.text(rng.choice(rows)) for _ in range(4)]
+                # What the reader reads for them: with its title, for the shipped reader.
+                texts = [reading(index, rng.choice(rows), reader.reads) for _ in range(4)]
                 started = time.perf_counter()
                 reader.score(question, texts)
                 scored.append((time.perf_counter() - started) * 1000)

@@ -4,10 +4,11 @@ The bi-encoder embeds question and sentence apart, so it cannot see that "previo
 control" answers "who held it before", or that of two sentences sharing the question's
 words only one holds the number asked for; a cross-encoder attends across both. Briefing
 ships one trained by ``bench/train_reader.py``: all-MiniLM-L6-v2, all six layers, with a
-one-logit head, fine-tuned on SQuAD questions, yes/no and quantity questions
-of articles it may train on and a news set written for its training (``bench/reader_news``:
-quantities, dates, interview replies), exported to ONNX with int8 weights (per channel) and
-verified by SHA-256 on load. One call scores the whole shortlist as one batch, on every core.
+one-logit head, reading each sentence after its article's title, fine-tuned on SQuAD
+questions, yes/no and quantity questions of articles it may train on and a news set written
+for its training (``bench/reader_news``: quantities, dates, interview replies), exported to
+ONNX with int8 weights (per channel) and verified by SHA-256 on load. One call scores the
+whole shortlist as one batch, on every core.
 """
 
 from __future__ import annotations

@@ -288,13 +288,13 @@ def resolve(question: str, history: Sequence[PriorTurn]) -> Resolution:
         or [_with_topic(question, previous.question, previous.answer)]
     )
     unique = tuple(dict.fromkeys(readings))[:MAX_READINGS]
-    avoid = previous.answered_at is not None and not _may_answer_again(question, previous.answer)
+    at = previous.answered_at
     return Resolution(
         question,
         unique,
         follow_up=True,
         prefer_articles=previous.article_ids,
-        answered_before=(previous.answered_at,) if avoid and previous.answered_at else (),
+        answered_before=() if at is None or _may_answer_again(question, previous.answer) else (at,),
     )
 
 
@@ -400,7 +400,7 @@ def _resolve_pronoun(question: str, history: Sequence[PriorTurn]) -> list[str]:
     before = previous.question
     phrases = [before[a:b] for a, b in _phrases(before)]
     answer = previous.answer
-    names = [answer[a:b] for a, b in _phrases(answer) if not answer[a:b].lower().startswith("the ")]
+    names = _names(answer)
     as_subject = at == 0 or tokens[at - 1].low in _AUXILIARIES
     asked_who = before.lstrip().lower().startswith("who")
     earlier = " ".join(h.question for h in history[:-1]).casefold()
@@ -444,17 +444,17 @@ def _with_topic(question: str, before: str, answer: str = "") -> str:
     al-Hawika, the neighborhood the answer named)."""
     words = [t.text for t in _content(_tokens(before))]
     asked = before.casefold()
-    names = [
-        answer[a:b]
-        for a, b in _phrases(answer)
-        if not answer[a:b].lower().startswith("the ")
-        and answer[a:b].casefold() not in asked
-        and answer[a:b].casefold() not in _NOT_REFERENTS
-    ]
-    words += names[:1]
+    # A name is new when the question's text does not hold it.
+    new = [n for n in _names(answer) if n.casefold() not in asked]
+    words += [n for n in new if n.casefold() not in _NOT_REFERENTS][:1]
     if not words:
         return question
     return f"{_sentence(question)} ({' '.join(words)})"
+
+
+def _names(answer: str) -> list[str]:
+    """The names in a quote, in order: its phrases but those opened by "the"."""
+    return [answer[a:b] for a, b in _phrases(answer) if not answer[a:b].lower().startswith("the ")]
 
 
 def _sentence(text: str) -> str:
