@@ -3,8 +3,10 @@ and real uvicorn servers on free loopback ports."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -61,8 +63,53 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _ray(*args: str) -> None:
-    subprocess.run([RAY, *args], check=True, capture_output=True, timeout=120)
+def _ray_start(*args: str) -> int:
+    """Runs ``ray start`` in a session of its own and returns that session's id: every
+    process of the node it starts (GCS, raylet, agents, and the workers the raylet forks
+    later) stays in it."""
+    proc = subprocess.Popen(
+        [RAY, "start", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    out, _ = proc.communicate(timeout=120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ray start {' '.join(args)} failed:\n{out.decode(errors='replace')}")
+    return proc.pid
+
+
+def _session_members(sessions: set[int]) -> list[int]:
+    """Live processes in any of ``sessions`` (fields 3 and 6 of /proc/PID/stat: state and
+    session; a zombie is gone already)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[3]) in sessions:
+            pids.append(int(proc.name))
+    return pids
+
+
+def _stop_sessions(sessions: set[int], grace: float = 5.0) -> None:
+    """Stops the fixture's own Ray nodes: SIGTERM, then SIGKILL to what is left after
+    ``grace`` seconds. (``ray stop`` would stop every Ray process on the machine, another
+    test run's too.)"""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
+        for pid in _session_members(sessions):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while _session_members(sessions):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        else:
+            return
 
 
 @pytest.fixture(scope="session")
@@ -75,24 +122,26 @@ def ray_cluster() -> Iterator[str]:
     port = free_port()
     address = f"127.0.0.1:{port}"
     common = ["--num-cpus", "1", "--disable-usage-stats"]
-    _ray(
-        "start",
-        "--head",
-        "--port",
-        str(port),
-        "--node-ip-address",
-        "127.0.0.1",
-        "--include-dashboard=false",
-        *common,
+    sessions: set[int] = set()
+    sessions.add(
+        _ray_start(
+            "--head",
+            "--port",
+            str(port),
+            "--node-ip-address",
+            "127.0.0.1",
+            "--include-dashboard=false",
+            *common,
+        )
     )
     try:
-        _ray("start", "--address", address, "--node-ip-address", "127.0.0.1", *common)
+        sessions.add(_ray_start("--address", address, "--node-ip-address", "127.0.0.1", *common))
         yield address
     finally:
         from service.ops import cluster
 
         cluster.disconnect()
-        subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
+        _stop_sessions(sessions)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
