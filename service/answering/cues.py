@@ -5,7 +5,8 @@ question a place; a sentence that holds what the question asks for earns a bonus
 fused score. Units: a quantity question often names what is counted or measured ("how many
 votes", "how much did it cost", "how old", "what share"); a sentence holding a number of
 that unit earns a further bonus, so "Mr Nowak received 1,842 votes" beats a sentence
-sharing the question's words with some other number in it. Back-references: a
+sharing the question's words with some other number in it; people are counted by any word
+counting people or by a population ("a pre-war population of 200,000"). Back-references: a
 sentence that opens by pointing back ("They will reopen…", "The company said…") needs the
 sentence before it to be understood on its own.
 """
@@ -197,15 +198,34 @@ def unit_of(question: str) -> Unit | None:
     return None
 
 
+# Words counting people: any of them counts for another ("How many people live there?":
+# "12,000 residents"), and so does a population of a number ("a pre-war population of
+# 200,000"; not a number before the word: "in 1665, reducing its population").
+_PEOPLE = frozenset({"people", "person", "resident", "inhabitant", "citizen"})
+_POPULATION = re.compile(
+    r"\bpopulations?\s+(?:of|was|is|stood\s+at|reached|had\s+reached|rose\s+to|fell\s+to)"
+    r"\s+(?:about\s+|around\s+|nearly\s+|almost\s+|some\s+|over\s+|just\s+over\s+|"
+    r"more\s+than\s+|fewer\s+than\s+|less\s+than\s+|roughly\s+|approximately\s+|"
+    rf"an\s+estimated\s+)?{_NUM}",
+    re.I,
+)
+
+
 def holds_unit(unit: Unit, sentence: str) -> bool:
     """Whether ``sentence`` holds a quantity of ``unit``: a number of that family, or a
-    number followed within four words by one of the counted words."""
+    number followed within four words by one of the counted words (for people, by any word
+    counting people, or a population of a number)."""
     if unit.family is not None:
         return bool(_UNIT_PATTERNS[unit.family].search(sentence))
+    nouns = set(unit.nouns)
+    if nouns & _PEOPLE:
+        if _POPULATION.search(sentence):
+            return True
+        nouns |= _PEOPLE
     tokens = sentence.split()
     for i, token in enumerate(tokens):
         if _NUMBER_TOKEN.fullmatch(token.strip(".,;:()")) and any(
-            _singular(w) in unit.nouns for w in tokens[i + 1 : i + 5]
+            _singular(w) in nouns for w in tokens[i + 1 : i + 5]
         ):
             return True
     return False

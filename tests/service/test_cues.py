@@ -46,6 +46,15 @@ def test_the_unit_a_question_names(question: str, unit: Unit | None) -> None:
         (Unit(nouns=("vote",)), "Mr Nowak received 1,842 votes, ahead of Labour.", True),
         (Unit(nouns=("vote",)), "Turnout was 29 percent of 12,000 voters.", False),
         (Unit(nouns=("coin",)), "A hoard of about 1,100 Roman coins was found.", True),
+        # People: any word counting people, or a population, counts for another.
+        (
+            Unit(nouns=("people", "lived")),
+            "Aid reached the city, which had an estimated pre-war population of 200,000.",
+            True,
+        ),
+        (Unit(nouns=("resident",)), "The town had 52,000 inhabitants before the pit shut.", True),
+        (Unit(nouns=("people",)), "The population has grown by 2,000 a year.", False),
+        (Unit(nouns=("vote",)), "The town has a population of 12,000.", False),
         (Unit(nouns=("rain",)), "About 94 millimetres of rain fell.", True),
         (Unit("money"), "It cost £31 million, more than budgeted.", True),
         (Unit("money"), "The wing has 48 beds and four bays.", False),
