@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Literal
 
 AnswerType = Literal["number", "date"]
@@ -149,6 +149,12 @@ _NOT_COUNTED = frozenset(
 )
 
 
+# Words counting people: any of them counts for another ("How many people live there?":
+# "12,000 residents"), and so does a population of a number ("a pre-war population of
+# 200,000"; not a number before the word: "in 1665, reducing its population").
+_PEOPLE = frozenset({"people", "person", "resident", "inhabitant", "citizen"})
+
+
 @dataclass(frozen=True)
 class Unit:
     """What a quantity question measures: a unit family, or the words naming what it
@@ -156,6 +162,13 @@ class Unit:
 
     family: str | None = None
     nouns: tuple[str, ...] = ()
+
+    @cached_property
+    def counted(self) -> frozenset[str]:
+        """Words that count what it counts, read once for all of a question's sentences:
+        its nouns, and every word counting people when one of them does."""
+        nouns = frozenset(self.nouns)
+        return nouns | _PEOPLE if nouns & _PEOPLE else nouns
 
 
 def _singular(word: str) -> str:
@@ -198,10 +211,6 @@ def unit_of(question: str) -> Unit | None:
     return None
 
 
-# Words counting people: any of them counts for another ("How many people live there?":
-# "12,000 residents"), and so does a population of a number ("a pre-war population of
-# 200,000"; not a number before the word: "in 1665, reducing its population").
-_PEOPLE = frozenset({"people", "person", "resident", "inhabitant", "citizen"})
 _POPULATION = re.compile(
     r"\bpopulations?\s+(?:of|was|is|stood\s+at|reached|had\s+reached|rose\s+to|fell\s+to)"
     r"\s+(?:about\s+|around\s+|nearly\s+|almost\s+|some\s+|over\s+|just\s+over\s+|"
@@ -217,15 +226,12 @@ def holds_unit(unit: Unit, sentence: str) -> bool:
     counting people, or a population of a number)."""
     if unit.family is not None:
         return bool(_UNIT_PATTERNS[unit.family].search(sentence))
-    nouns = set(unit.nouns)
-    if nouns & _PEOPLE:
-        if _POPULATION.search(sentence):
-            return True
-        nouns |= _PEOPLE
+    if unit.counted >= _PEOPLE and _POPULATION.search(sentence):
+        return True
     tokens = sentence.split()
     for i, token in enumerate(tokens):
         if _NUMBER_TOKEN.fullmatch(token.strip(".,;:()")) and any(
-            _singular(w) in nouns for w in tokens[i + 1 : i + 5]
+            _singular(w) in unit.counted for w in tokens[i + 1 : i + 5]
         ):
             return True
     return False

@@ -88,7 +88,7 @@ def test_the_reader_reads_only_close_calls(seed_engine: Engine, reranker: Reader
         out = rerank(index, candidates, question, counting, RerankPolicy(margin=gap + 1e-6))
         rivals = {
             reading(index, c.sentence, reranker.reads)
-            for c in candidates[:4]
+            for c in candidates[: RerankPolicy().depth]
             if c.cues >= candidates[0].cues
         }
         assert counting.calls == before + (len(rivals) > 1)  # just closer: read
