@@ -180,6 +180,34 @@ def _abstain(confidence: float) -> Answer:
     return Answer(False, confidence, ABSTAIN_TEXT, [], [])
 
 
+def continue_lead(
+    index: SearchIndex, candidates: list[Candidate], margin: float
+) -> list[Candidate]:
+    """``candidates`` with the lead's continuation first, when there is one: the next
+    sentence of the lead's paragraph, opening by pointing back to it, whose quote takes in
+    the lead's whole quote (``quote_span``), and whose own fused score is within ``margin``
+    of the lead's (it is relevant in its own right, not only by its context). The first
+    quote then still holds every word of the lead, and goes on with what it says next of
+    the same subject: "…the Bayeux Tapestry… It was commissioned by Odo…" for "Who
+    commissioned the Tapestry?", where the lead alone names the tapestry only."""
+    if not candidates or margin <= 0:
+        return candidates
+    lead = candidates[0].sentence
+    nxt = lead + 1
+    if nxt >= len(index.sentences):
+        return candidates
+    if index.sentences[nxt].passage != index.sentences[lead].passage:
+        return candidates
+    if not points_back(index.sentences[nxt].text):
+        return candidates
+    if quote_span(index, nxt)[0] > quote_span(index, lead)[0]:
+        return candidates
+    at = next((i for i, c in enumerate(candidates) if c.sentence == nxt), None)
+    if at is None or candidates[0].score - candidates[at].score >= margin:
+        return candidates
+    return [candidates[at], *candidates[:at], *candidates[at + 1 :]]
+
+
 def quote_span(index: SearchIndex, sentence: int) -> tuple[int, int]:
     """Offsets of the quote built on ``sentence``: itself, with its next sentence if short,
     and with the sentence before it if it opens by pointing back to it ("They will reopen

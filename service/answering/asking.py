@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from corpus.article import Article
-from service.answering.answer import PLAIN, Answer, compose
+from service.answering.answer import PLAIN, Answer, compose, continue_lead
 from service.answering.briefing import BriefingRequest, briefing_request, narrow
 from service.answering.conversation import (
     ConversationNotFoundError,
@@ -81,6 +81,7 @@ def answer_question(
     lead = candidates[0] if candidates else None
     if reranker is not None and candidates:
         candidates = rerank(live.index, candidates, question, reranker, policy)
+    candidates = continue_lead(live.index, candidates, live.retriever.weights.continuation)
     fetch: dict[str, Article | None] = {}
     for cand in candidates[: top_k * 4]:
         ref = live.index.articles[live.index.sentences[cand.sentence].article]

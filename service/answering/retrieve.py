@@ -57,6 +57,11 @@ class Weights:
     conversation: float = 0.1
     # A follow-up's sentence that already answered the turn before (a penalty).
     repeat: float = 0.1
+    # Not a weight but a margin on the fused score: the sentence after the lead that points
+    # back to it ("It was commissioned by Odo…" after the sentence naming the Bayeux
+    # Tapestry) is quoted first, taking the lead in, when it scores within this of the lead
+    # (``service.answering.answer.continue_lead``); 0 turns it off.
+    continuation: float = 0.2
 
 
 @dataclass(frozen=True)

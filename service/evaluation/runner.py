@@ -34,6 +34,7 @@ ABLATIONS: dict[str, Callable[[Weights], dict[str, Any]]] = {
     "without unit cue": lambda w: {"weights": replace(w, unit=0.0)},
     "without place cue": lambda w: {"weights": replace(w, place=0.0)},
     "without interviewer's-words cue": lambda w: {"weights": replace(w, interview_terms=0.0)},
+    "without lead continuation": lambda w: {"weights": replace(w, continuation=0.0)},
     "sentence fusion only": lambda w: {
         "rerank": False,
         "weights": replace(w, passage_dense=0.0, passage_bm25=0.0, answer_type=0.0, place=0.0),

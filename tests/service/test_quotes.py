@@ -1,5 +1,6 @@
 """Quotes read alone: one that opens by pointing back takes in the sentence it points to,
-and quotes after the first are given only when relevant in their own right."""
+the lead gives way to its own continuation when that is relevant too, and quotes after the
+first are given only when relevant in their own right."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import pytest
 
 from corpus.article import Article
 from embeddings.encoder import Encoder
-from service.answering.answer import MAX_QUOTE_CHARS
+from service.answering.answer import MAX_QUOTE_CHARS, continue_lead, quote_span
 from service.answering.cues import points_back
+from service.answering.retrieve import Candidate, Weights
 from service.ops.engine import Engine
 from service.settings import Settings
 
@@ -80,3 +82,56 @@ def test_top_k_is_not_filled_with_quotes_from_unrelated_stories(archive_engine: 
     harbour = archive_engine.ask("When did the harbour reopen?", top_k=3).answer
     assert len(harbour.quotes) == 3  # relevant ones still fill it
     assert {q.article_id for q in harbour.quotes} == {"harbour-reopens"}
+
+
+TAPESTRY = (
+    "By far the most famous work of Norman art is the Bayeux Tapestry, an embroidery of the "
+    "conquest of England. It was commissioned by Odo, the Bishop of Bayeux. It is now kept "
+    "in a museum in the town."
+    "\n\n"
+    "It is about seventy metres long. The museum opens every day of the year."
+)
+
+
+def _candidate(sentence: int, score: float) -> Candidate:
+    return Candidate(sentence, score, 0.5, 0.5, 0.5, 0.5, 0.5)
+
+
+def test_the_lead_gives_way_to_its_continuation_when_that_is_relevant_too(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=encoder)
+    try:
+        engine.ingest_articles([Article("tapestry", "Norman art", TAPESTRY, "Vale Times")])
+        engine.rebuild()
+        live = engine.live
+        assert live is not None
+        index = live.index
+        texts = [index.text(i) for i in range(5)]
+        famous, odo, kept, long, museum = (
+            next(i for i, t in enumerate(texts) if t.startswith(opening))
+            for opening in ("By far", "It was", "It is now", "It is about", "The museum")
+        )
+        margin = Weights().continuation
+        rival = _candidate(museum, 0.95)
+
+        def order(lead: int, nxt: int, gap: float, m: float = margin) -> list[int]:
+            cands = [_candidate(lead, 1.0), rival, _candidate(nxt, 1.0 - gap)]
+            return [c.sentence for c in continue_lead(index, cands, m)]
+
+        # "It was commissioned by Odo…" continues the lead and scores within the margin:
+        # it comes first, and its quote holds the whole lead.
+        assert order(famous, odo, margin / 2) == [odo, famous, museum]
+        assert quote_span(index, odo)[0] == quote_span(index, famous)[0]
+        # Not within the margin, or the rule off: the order stays.
+        assert order(famous, odo, margin * 1.5) == [famous, museum, odo]
+        assert order(famous, odo, margin / 2, m=0.0) == [famous, museum, odo]
+        # The lead itself points back, so its quote starts a sentence earlier than its
+        # continuation's would: taking the continuation first would drop that sentence.
+        assert order(odo, kept, margin / 2) == [odo, museum, kept]
+        # A next sentence in another paragraph is no continuation, though it points back.
+        assert order(kept, long, margin / 2) == [kept, museum, long]
+        # Nor is one that names its subject.
+        assert order(long, museum, margin / 2)[0] == long
+    finally:
+        engine.close()
