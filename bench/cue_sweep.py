@@ -7,7 +7,8 @@
 Each set is indexed once (the news set's 40 articles, the SQuAD v1.1 tune articles, the
 seed article); then, for each value, ``Weights.<name>`` is set with ``Engine.configure``
 and every question asked through the ``/ask`` code path (3 quotes). Printed per value:
-answer in the first quote / in the top three, for each set (SQuAD: a seeded sample of
+answer in the first quote / in the top three / mean characters of the first quote, for
+each set (SQuAD: a seeded sample of
 ``--squad-limit`` questions, seed 0, as ``briefing eval --limit 2000 --seed 0`` draws it;
 ``--squad`` another file, whose unanswerable questions are left out). With ``--only
 REGEX``, every set keeps only the questions matching it (case-insensitive; SQuAD's are
@@ -42,13 +43,18 @@ ROOT = Path(__file__).resolve().parents[1]
 SQUAD = ROOT.parent / "shared" / "eval" / "squad-v1.1-dev-tune.json"
 
 
-def _rates(engine: Engine, items: Sequence[tuple[str, Sequence[str]]]) -> tuple[float, float]:
+def _rates(
+    engine: Engine, items: Sequence[tuple[str, Sequence[str]]]
+) -> tuple[float, float, float]:
     first = top3 = 0
+    chars: list[int] = []
     for question, golds in items:
         quotes = engine.ask(question, top_k=3).answer.quotes
         first += bool(quotes) and contains_answer(quotes[0].text, golds)
         top3 += any(contains_answer(q.text, golds) for q in quotes[:3])
-    return round(first / len(items), 4), round(top3 / len(items), 4)
+        chars.extend(len(q.text) for q in quotes[:1])
+    mean_chars = sum(chars) / len(chars) if chars else 0.0
+    return round(first / len(items), 4), round(top3 / len(items), 4), round(mean_chars, 1)
 
 
 def _pattern(text: str) -> re.Pattern[str]:
@@ -107,13 +113,13 @@ def main() -> None:
             if asked:
                 sets[f"{name} ({len(asked)})"] = (engine, asked)
         base = engines["n"].weights
-        print(f"{args.weight:>16}  " + "  ".join(f"{s + ' first/top3':>22}" for s in sets))
+        print(f"{args.weight:>16}  " + "  ".join(f"{s + ' first/top3/chars':>30}" for s in sets))
         for value in args.values:
             cells = []
             for engine, items in sets.values():
                 engine.configure(weights=replace(base, **{args.weight: value}))
-                first, top3 = _rates(engine, items)
-                cells.append(f"{first:>11} / {top3:<8}")
+                first, top3, chars = _rates(engine, items)
+                cells.append(f"{first:>11} / {top3:<6} / {chars:<7}")
             print(f"{value:>16}  " + "  ".join(cells), flush=True)
         for engine in engines.values():
             engine.close()

@@ -6,7 +6,9 @@ fused score. Units: a quantity question often names what is counted or measured 
 votes", "how much did it cost", "how old", "what share"); a sentence holding a number of
 that unit earns a further bonus, so "Mr Nowak received 1,842 votes" beats a sentence
 sharing the question's words with some other number in it; people are counted by any word
-counting people or by a population ("a pre-war population of 200,000"). Back-references: a
+counting people or by a population ("a pre-war population of 200,000"). A date question
+naming its precision ("In what year…?", "On what date…?", "In which century…?") has that
+precision as its unit: "He died in 1546." holds a year, not a date. Back-references: a
 sentence that opens by pointing back ("They will reopen…", "The company said…") needs the
 sentence before it to be understood on its own.
 """
@@ -87,6 +89,35 @@ _UNIT_PATTERNS = {
 _UNIT_PATTERNS["extent"] = re.compile(
     f"{_UNIT_PATTERNS['duration'].pattern}|{_UNIT_PATTERNS['length'].pattern}", re.I
 )
+# Dates by the precision a question names ("In what year…?", "On what date…?"). Month and
+# weekday names count only capitalised ("may" is a verb).
+_MONTH_NAME = "|".join(m.capitalize() for m in _MONTHS.split("|"))
+_DAY_OF_MONTH = (
+    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH_NAME})\b|"
+    rf"\b(?:{_MONTH_NAME})\s+\d{{1,2}}(?:st|nd|rd|th)?\b"
+)
+_ORDINAL = (
+    r"(?:\d{1,2}(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|"
+    r"tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|"
+    r"eighteenth|nineteenth|twentieth|twenty-first)"
+)
+_DATE_UNIT_PATTERNS = {
+    "year": re.compile(r"\b(?:1\d{3}|20\d{2})s?\b|\b\d{1,4}\s*(?:BC|BCE|AD|CE)\b|\bAD\s*\d{1,4}\b"),
+    "date": re.compile(_DAY_OF_MONTH),
+    "day": re.compile(
+        rf"{_DAY_OF_MONTH}|\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)days?\b|"
+        r"\b(?:Christmas|New\s+Year's|Easter)\s+(?:Eve|Day|Sunday|Monday)\b"
+    ),
+    "month": re.compile(rf"\b(?:{_MONTH_NAME})\b"),
+    "century": re.compile(rf"\b{_ORDINAL}[\s-]+centur(?:y|ies)\b", re.I),
+    "decade": re.compile(
+        r"\b(?:1\d|20)\d0s\b|['’]\d0s\b|\b(?:twenties|thirties|forties|fifties|sixties|"
+        r"seventies|eighties|nineties)\b",
+        re.I,
+    ),
+}
+_UNIT_PATTERNS.update(_DATE_UNIT_PATTERNS)
+_DATE_UNIT_Q = re.compile(r"\b(?:what|which)\s+(year|date|day|month|century|decade)\b", re.I)
 _NUMBER_TOKEN = re.compile(_NUM, re.I)
 _MONEY_Q = re.compile(
     r"[£$€]|\b(money|cost|costs|costing|pay|paid|paying|spend|spent|worth|fine|fined|price|"
@@ -185,8 +216,13 @@ def _singular(word: str) -> str:
 
 
 def unit_of(question: str) -> Unit | None:
-    """The unit a quantity question names, if it names one."""
+    """The unit a quantity question names, or the precision a date question asks for
+    ("what year", "what date", "what day", "which month", "what century", "what decade"),
+    if it names one."""
     low = question.lower()
+    when = _DATE_UNIT_Q.search(question)
+    if when:
+        return Unit(when.group(1).lower())
     if _SHARE_Q.search(question):
         return Unit("percent")
     if re.search(r"\bhow\s+old\b", low):

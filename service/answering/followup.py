@@ -41,6 +41,13 @@ def _words(text: str) -> frozenset[str]:
 
 
 _WORD = re.compile(r"[\w’'-]+", re.UNICODE)
+# A question asking why, and words that give a reason in the sentence answering before.
+_WHY = re.compile(r"\W*(?:and\s+|but\s+)?why\b", re.I)
+_REASON = re.compile(
+    r"\b(?:because|in\s+order\s+to|so\s+as\s+to|so\s+that|due\s+to|owing\s+to|"
+    r"for\s+fear\s+of|as\s+a\s+result\s+of)\b",
+    re.I,
+)
 _QUESTION_WORDS = _words(
     "what which who whom whose when where why how did does do is are was were has have had "
     "can could will would should may might"
@@ -302,9 +309,13 @@ def _may_answer_again(question: str, answer: str) -> bool:
     """Whether the previous answer's sentence may answer this follow-up too, so retrieval
     should not steer away from it: every word of the follow-up's own is in it ("And packet
     switching?" after a sentence that says what each kind of switching is characterised
-    by). A follow-up that brings words the answer lacks ("Who held it before that?") asks
-    for something else, and so, most often, does one with no words of its own ("Why did
-    he do it?": the reason is seldom in the sentence that told what was done)."""
+    by), or the follow-up asks why and the answer gives a reason ("Why?" after "The regime
+    tried … to control al-Hawika neighborhood in order to reach the a-Siyasiya Bridge"). A
+    follow-up that brings words the answer lacks ("Who held it before that?") asks for
+    something else, and so, most often, does one with no words of its own ("Why did he do
+    it?": the reason is seldom in the sentence that told what was done)."""
+    if _WHY.match(question) and _REASON.search(answer):
+        return True
     own = set(tokenize([question])[0])
     return bool(own) and own <= set(tokenize([answer])[0])
 

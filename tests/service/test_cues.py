@@ -1,5 +1,5 @@
-"""Cues: what a quantity question measures and which sentences hold it; where a "where"
-question's place is named."""
+"""Cues: what a quantity question measures (or how precise a date it asks for) and which
+sentences hold it; where a "where" question's place is named."""
 
 from __future__ import annotations
 
@@ -34,6 +34,13 @@ from service.settings import Settings
         ("How high did the river rise?", Unit("length")),
         ("Who won the by-election?", None),
         ("When will the bridge reopen?", None),
+        # A date question naming its precision.
+        ("In what year was Nikola Tesla born?", Unit("year")),
+        ("On what date did Luther die?", Unit("date")),
+        ("What day was the game played on?", Unit("day")),
+        ("In which month did the strike begin?", Unit("month")),
+        ("In what century was the cathedral built?", Unit("century")),
+        ("What decade did the show end?", Unit("decade")),
     ],
 )
 def test_the_unit_a_question_names(question: str, unit: Unit | None) -> None:
@@ -72,6 +79,22 @@ def test_the_unit_a_question_names(question: str, unit: Unit | None) -> None:
         (Unit("extent"), "The Rhine is 1,230 km long.", True),
         (Unit("extent"), "He was jailed for four years.", True),
         (Unit("extent"), "He stole £780,000.", False),
+        (Unit("year"), "Tesla was born on 10 July 1856 in Smiljan.", True),
+        (Unit("year"), "Rome fell in AD 476, Carthage in 146 BC.", True),
+        (Unit("year"), "He was born in the village of Smiljan in July.", False),
+        (Unit("date"), "He died on 18 February 1546 in Eisleben.", True),
+        (Unit("date"), "The game was played on February 7, 2016.", True),
+        (Unit("date"), "He died in 1546.", False),
+        (Unit("date"), "It may 3 times have been rebuilt.", False),
+        (Unit("day"), "Media day is held on Tuesdays.", True),
+        (Unit("day"), "The pictures were sent on Christmas Eve.", True),
+        (Unit("day"), "It was played in 2016.", False),
+        (Unit("month"), "The strike began in March.", True),
+        (Unit("month"), "Talks may resume soon.", False),
+        (Unit("century"), "It was built in the 12th century.", True),
+        (Unit("century"), "It was built in 1150.", False),
+        (Unit("decade"), "The show ended in the 1960s.", True),
+        (Unit("decade"), "The show ended in 1966.", False),
     ],
 )
 def test_sentences_holding_a_quantity_of_the_unit(

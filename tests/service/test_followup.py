@@ -150,8 +150,13 @@ def test_the_previous_answer_is_avoided_only_when_the_follow_up_asks_for_somethi
     )
     assert held == (("a1", 120),)
     # Nothing of its own: most often it asks for what the answer did not say.
-    why = _answered_before("Which other neighborhood did the regime try to take?", "Why?", HAWIKA)
+    seized = "ISIS seized the a-Siyasiya Bridge on the Euphrates River on June 3."
+    why = _answered_before("When did ISIS seize the a-Siyasiya Bridge?", "Why?", seized)
     assert why == (("a1", 120),)
+    # Unless it asks why and the answer gives a reason ("in order to reach …").
+    why = _answered_before("Which other neighborhood did the regime try to take?", "Why?", HAWIKA)
+    assert why == ()
+    assert _answered_before("Which neighborhood did it take?", "And why?", HAWIKA) == ()
     # Nothing the answer lacks: it may answer again.
     both = (
         "Circuit switching is characterized by a fee per unit of connection time, while "
