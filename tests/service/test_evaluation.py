@@ -182,6 +182,7 @@ def test_eval_end_to_end(tmp_path: Path, encoder: Encoder, reranker: Reader) -> 
         "without unit cue",
         "without place cue",
         "without interviewer's-words cue",
+        "without lead continuation",
         "sentence fusion only",
     }
     assert report["ablation"]["without reader"]["questions"] == 4

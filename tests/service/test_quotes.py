@@ -4,6 +4,7 @@ first are given only when relevant in their own right."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -133,5 +134,15 @@ def test_the_lead_gives_way_to_its_continuation_when_that_is_relevant_too(
         assert order(kept, long, margin / 2) == [kept, museum, long]
         # Nor is one that names its subject.
         assert order(long, museum, margin / 2)[0] == long
+        # Through /ask's code path: off, the lead is quoted alone; with a margin wide enough
+        # for any continuation, the lead's continuation is quoted first, the lead taken in.
+        question = "What is the most famous work of Norman art?"
+        engine.configure(weights=replace(engine.weights, continuation=0.0))
+        alone = engine.ask(question).answer.quotes[0]
+        assert alone.text == index.text(famous)
+        engine.configure(weights=replace(engine.weights, continuation=10.0))
+        first = engine.ask(question).answer.quotes[0]
+        assert first.text == f"{index.text(famous)} {index.text(odo)}"
+        assert TAPESTRY[first.start : first.end] == first.text
     finally:
         engine.close()
