@@ -27,7 +27,7 @@ def engine(seed_engine: Engine) -> Iterator[Engine]:
 
 def test_reader_is_on_by_default_reading_four_on_close_calls(seed_engine: Engine) -> None:
     assert seed_engine.use_reranker and isinstance(seed_engine.reranker, Reader)
-    assert seed_engine.rerank_policy == RerankPolicy(depth=4, weight=None, margin=0.05)
+    assert seed_engine.rerank_policy == RerankPolicy(depth=4, weight=None, margin=0.08)
 
 
 def _candidates(engine: Engine, question: str) -> list[Candidate]:
@@ -96,7 +96,7 @@ def test_the_reader_reads_only_close_calls(seed_engine: Engine, reranker: Reader
         before = counting.calls
         default = rerank(index, candidates, question, counting, RerankPolicy())
         read += counting.calls == before + 1
-        assert (default == candidates) or gap < 0.05
+        assert (default == candidates) or gap < RerankPolicy().margin
     assert 0 < read < len(ANSWERABLE) / 2
     assert cue_only >= 1
 
