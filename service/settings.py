@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     # bench/train_reader.py may replace the shipped one (README, "The reader").
     rerank: bool = True
     rerank_depth: Annotated[int, Field(ge=1, le=50)] = 4
-    rerank_margin: Annotated[float, Field(ge=0)] = 0.08
+    rerank_margin: Annotated[float, Field(ge=0)] = 0.05
     reranker_path: Path | None = None
     log_level: str = "info"
     max_conversations: int = 10_000

@@ -265,9 +265,8 @@ class RerankPolicy:
     # The reader is asked only on a close call: when the fused scores of retrieval's best
     # candidate and of the best one with another text differ by less than this. A clear
     # lead is kept as retrieval ranked it (and no time is spent reading); math.inf asks it
-    # on every question. 0.08: SQuAD v2.0, whose articles the reader never trained on,
-    # 0.7814 -> 0.7976 first quote over 0.05; news and seed first quote as at 0.05.
-    margin: float = 0.08
+    # on every question.
+    margin: float = 0.05
 
 
 class PairScorer(Protocol):

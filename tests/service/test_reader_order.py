@@ -27,7 +27,7 @@ def engine(seed_engine: Engine) -> Iterator[Engine]:
 
 def test_reader_is_on_by_default_reading_four_on_close_calls(seed_engine: Engine) -> None:
     assert seed_engine.use_reranker and isinstance(seed_engine.reranker, Reader)
-    assert seed_engine.rerank_policy == RerankPolicy(depth=4, weight=None, margin=0.08)
+    assert seed_engine.rerank_policy == RerankPolicy(depth=4, weight=None, margin=0.05)
 
 
 def _candidates(engine: Engine, question: str) -> list[Candidate]:
