@@ -52,7 +52,8 @@ def _rates(
         quotes = engine.ask(question, top_k=3).answer.quotes
         first += bool(quotes) and contains_answer(quotes[0].text, golds)
         top3 += any(contains_answer(q.text, golds) for q in quotes[:3])
-        chars.extend(len(q.text) for q in quotes[:1])
+        if quotes:
+            chars.append(len(quotes[0].text))
     mean_chars = sum(chars) / len(chars) if chars else 0.0
     return round(first / len(items), 4), round(top3 / len(items), 4), round(mean_chars, 1)
 

@@ -184,21 +184,18 @@ def continue_lead(
     index: SearchIndex, candidates: list[Candidate], margin: float
 ) -> list[Candidate]:
     """``candidates`` with the lead's continuation first, when there is one: the next
-    sentence of the lead's paragraph, opening by pointing back to it, whose quote takes in
-    the lead's whole quote (``quote_span``), and whose own fused score is within ``margin``
-    of the lead's (it is relevant in its own right, not only by its context). The first
-    quote then still holds every word of the lead, and goes on with what it says next of
-    the same subject: "…the Bayeux Tapestry… It was commissioned by Odo…" for "Who
-    commissioned the Tapestry?", where the lead alone names the tapestry only."""
+    sentence, opening by pointing back to the lead, whose quote takes in the lead's whole
+    quote (``quote_span``, which takes in a sentence only from the same paragraph), and
+    whose own fused score is within ``margin`` of the lead's (it is relevant in its own
+    right, not only by its context). The first quote then still holds every word of the
+    lead, and goes on with what it says next of the same subject: "…the Bayeux Tapestry…
+    It was commissioned by Odo…" for "Who commissioned the Tapestry?", where the lead
+    alone names the tapestry only."""
     if not candidates or margin <= 0:
         return candidates
     lead = candidates[0].sentence
     nxt = lead + 1
-    if nxt >= len(index.sentences):
-        return candidates
-    if index.sentences[nxt].passage != index.sentences[lead].passage:
-        return candidates
-    if not points_back(index.sentences[nxt].text):
+    if nxt >= len(index.sentences) or not points_back(index.sentences[nxt].text):
         return candidates
     if quote_span(index, nxt)[0] > quote_span(index, lead)[0]:
         return candidates

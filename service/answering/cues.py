@@ -39,6 +39,7 @@ _NUMBER = re.compile(
     re.I,
 )
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 _DATE = re.compile(
     rf"\b(1\d{{3}}|20\d{{2}}|\d{{1,2}}(st|nd|rd|th)?\s+({_MONTHS})|({_MONTHS})|"
     r"(mon|tues|wednes|thurs|fri|satur|sun)day|centur(y|ies)|decades?|yesterday|"
@@ -92,6 +93,7 @@ _UNIT_PATTERNS["extent"] = re.compile(
 # Dates by the precision a question names ("In what year…?", "On what date…?"). Month and
 # weekday names count only capitalised ("may" is a verb).
 _MONTH_NAME = "|".join(m.capitalize() for m in _MONTHS.split("|"))
+_WEEKDAY_NAME = "|".join(d.capitalize() for d in _WEEKDAYS.split("|"))
 _DAY_OF_MONTH = (
     rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH_NAME})\b|"
     rf"\b(?:{_MONTH_NAME})\s+\d{{1,2}}(?:st|nd|rd|th)?\b"
@@ -101,11 +103,11 @@ _ORDINAL = (
     r"tenth|eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|"
     r"eighteenth|nineteenth|twentieth|twenty-first)"
 )
-_DATE_UNIT_PATTERNS = {
+_UNIT_PATTERNS |= {
     "year": re.compile(r"\b(?:1\d{3}|20\d{2})s?\b|\b\d{1,4}\s*(?:BC|BCE|AD|CE)\b|\bAD\s*\d{1,4}\b"),
     "date": re.compile(_DAY_OF_MONTH),
     "day": re.compile(
-        rf"{_DAY_OF_MONTH}|\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)days?\b|"
+        rf"{_DAY_OF_MONTH}|\b(?:{_WEEKDAY_NAME})s?\b|"
         r"\b(?:Christmas|New\s+Year's|Easter)\s+(?:Eve|Day|Sunday|Monday)\b"
     ),
     "month": re.compile(rf"\b(?:{_MONTH_NAME})\b"),
@@ -116,7 +118,6 @@ _DATE_UNIT_PATTERNS = {
         re.I,
     ),
 }
-_UNIT_PATTERNS.update(_DATE_UNIT_PATTERNS)
 _DATE_UNIT_Q = re.compile(r"\b(?:what|which)\s+(year|date|day|month|century|decade)\b", re.I)
 _NUMBER_TOKEN = re.compile(_NUM, re.I)
 _MONEY_Q = re.compile(
@@ -293,7 +294,6 @@ _PLACE = re.compile(
     r"(?:the\s+)?(?:(?:[a-z]+\s+){1,3}?of\s+(?:the\s+)?)?"
     r"([A-Z][\w'’.-]*(?:\s+(?:of\s+|de\s+)?[A-Z][\w'’.-]*)*)"
 )
-_WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 # Month and weekday names: capitalised, but never places (nor the names follow-ups refer to).
 CALENDAR_WORDS = frozenset(f"{_MONTHS}|{_WEEKDAYS}".split("|"))
 _WORD = re.compile(r"[\w'’-]+")

@@ -35,7 +35,9 @@ from service.answering.search import Filters, IndexSearcher, Query, Searcher
 
 @dataclass(frozen=True)
 class Weights:
-    """Weights of the fused score (see module docstring); fitted by bench/tune.py."""
+    """Weights of the fused score (see module docstring): the four signals' fitted by
+    bench/tune.py, the cues' swept by bench/cue_sweep.py; and one margin (``continuation``)
+    on it, swept the same way."""
 
     sentence_dense: float = 0.3
     sentence_bm25: float = 0.2
