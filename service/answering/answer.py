@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from corpus.article import Article
@@ -143,7 +143,10 @@ def cut_quotes(
     """Up to ``limit`` non-overlapping quotes from ``candidates``, in their order, cut from
     the articles as ``stored`` returns them (None for one gone or changed since indexing:
     never quoted stale); citations numbered by first appearance. A quote after the first
-    is taken only from a candidate ``keep`` accepts."""
+    is taken only from a candidate ``keep`` accepts. A candidate whose quote would go on
+    from one already taken (its sentence points back to the end of it) joins that quote,
+    within ``MAX_QUOTE_CHARS``, rather than being quoted alone as a fragment in a place of
+    its own."""
     quotes: list[Quote] = []
     taken: list[tuple[int, int, int]] = []
     numbers: dict[int, int] = {}
@@ -158,6 +161,16 @@ def cut_quotes(
             continue
         start, end = quote_span(index, cand.sentence)
         if _overlaps(taken, s.article, start, end):
+            # It goes on from a quote already taken ("She spoke to the Courier…" after the
+            # quote naming her): that quote takes it in, within the cap, so it is read
+            # where it makes sense and spends no place of its own.
+            j = _goes_on_from(taken, s.article, start, s.start)
+            if j is not None:
+                _, st, e = taken[j]
+                if end - st <= MAX_QUOTE_CHARS and not _overlaps(taken, s.article, e, end):
+                    taken[j] = (s.article, st, end)
+                    quotes[j] = replace(quotes[j], text=article.text[st:end], end=end)
+                    continue
             # What the quote would take in is quoted already: the sentence alone, if new.
             start, end = s.start, s.end
             if _overlaps(taken, s.article, start, end):
@@ -172,6 +185,18 @@ def cut_quotes(
 
 def _overlaps(taken: list[tuple[int, int, int]], article: int, start: int, end: int) -> bool:
     return any(a == article and start < e and st < end for a, st, e in taken)
+
+
+def _goes_on_from(
+    taken: list[tuple[int, int, int]], article: int, start: int, own_start: int
+) -> int | None:
+    """The taken quote that a quote spanning from ``start`` goes on from: ``start`` lies in
+    it (the quote takes in a sentence it holds) and the quote's own sentence, from
+    ``own_start``, lies past it."""
+    return next(
+        (j for j, (a, st, e) in enumerate(taken) if a == article and st <= start < e <= own_start),
+        None,
+    )
 
 
 def quoted(text: str) -> str:

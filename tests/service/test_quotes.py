@@ -11,7 +11,7 @@ import pytest
 
 from corpus.article import Article
 from embeddings.encoder import Encoder
-from service.answering.answer import MAX_QUOTE_CHARS, continue_lead, quote_span
+from service.answering.answer import MAX_QUOTE_CHARS, continue_lead, cut_quotes, quote_span
 from service.answering.cues import points_back
 from service.answering.retrieve import Candidate, Weights
 from service.ops.engine import Engine
@@ -75,6 +75,42 @@ def test_a_quote_takes_in_the_sentence_its_opening_points_to(
         engine.close()
 
 
+def test_a_later_quote_that_goes_on_from_an_earlier_one_joins_it(
+    tmp_path: Path, encoder: Encoder
+) -> None:
+    engine = Engine(Settings(data_dir=tmp_path / "data"), encoder=encoder)
+    try:
+        article = Article("council", "Bridge to reopen", COUNCIL, "Vale Times")
+        engine.ingest_articles([article])
+        engine.rebuild()
+        live = engine.live
+        assert live is not None
+        index = live.index
+        voted, reopen, expect, thanked, longest = range(5)
+        assert index.text(reopen).startswith("They will reopen")
+
+        def cut(*order: int) -> list[str]:
+            cands = [_candidate(i, 1.0 - n / 10) for n, i in enumerate(order)]
+            quotes, _ = cut_quotes(index, cands, lambda ref: article, 3)
+            assert all(COUNCIL[q.start : q.end] == q.text for q in quotes)
+            return [q.text for q in quotes]
+
+        # "They will reopen it…" goes on from the first quote: it joins it, and the third
+        # place goes to the next candidate, where before it was quoted alone, a fragment.
+        assert cut(voted, reopen, expect, thanked) == [
+            f"{index.text(voted)} {index.text(reopen)}",
+            index.text(expect),
+            index.text(thanked),
+        ]
+        # "They expect…" opens another paragraph: it goes on from nothing quoted.
+        assert cut(reopen, expect)[1] == index.text(expect)
+        # The sentence before "It was the longest closure…" is too long to take in: two
+        # quotes, as the cap would be passed.
+        assert cut(thanked, longest) == [index.text(thanked), index.text(longest)]
+    finally:
+        engine.close()
+
+
 def test_top_k_is_not_filled_with_quotes_from_unrelated_stories(archive_engine: Engine) -> None:
     maps = archive_engine.ask("How old is the oldest map in the library?", top_k=3).answer
     assert maps.quotes[0].text.startswith("The oldest map in the collection dates from 1602")
@@ -134,14 +170,15 @@ def test_the_lead_gives_way_to_its_continuation_when_that_is_relevant_too(
         assert order(kept, long, margin / 2) == [kept, museum, long]
         # Nor is one that names its subject.
         assert order(long, museum, margin / 2)[0] == long
-        # Through /ask's code path: off, the lead is quoted alone; with a margin wide enough
-        # for any continuation, the lead's continuation is quoted first, the lead taken in.
+        # Through /ask's code path, one quote asked (so no later quote joins the first):
+        # off, the lead is quoted alone; with a margin wide enough for any continuation,
+        # the lead's continuation is quoted first, the lead taken in.
         question = "What is the most famous work of Norman art?"
         engine.configure(weights=replace(engine.weights, continuation=0.0))
-        alone = engine.ask(question).answer.quotes[0]
+        alone = engine.ask(question, top_k=1).answer.quotes[0]
         assert alone.text == index.text(famous)
         engine.configure(weights=replace(engine.weights, continuation=10.0))
-        first = engine.ask(question).answer.quotes[0]
+        first = engine.ask(question, top_k=1).answer.quotes[0]
         assert first.text == f"{index.text(famous)} {index.text(odo)}"
         assert TAPESTRY[first.start : first.end] == first.text
     finally:
