@@ -56,13 +56,14 @@ def ask_all(engine: Engine, questions: Sequence[tuple[str, Sequence[str]]]) -> l
     for question, golds in questions:
         answer = engine.ask(question, top_k=3).answer
         texts = [q.text for q in answer.quotes]
+        wanted = tuple(golds)
         out.append(
             Asked(
                 answer.confidence,
-                bool(golds),
+                bool(wanted),
                 False,
-                bool(golds) and bool(texts) and contains_answer(texts[0], tuple(golds)),
-                bool(golds) and any(contains_answer(t, tuple(golds)) for t in texts),
+                bool(wanted) and bool(texts) and contains_answer(texts[0], wanted),
+                bool(wanted) and any(contains_answer(t, wanted) for t in texts),
             )
         )
     return out
@@ -116,13 +117,10 @@ def main() -> None:
         cells = []
         for name, rows in asked.items():
             answerable = [r for r in rows if r.answerable]
-            first = sum(r.first and r.confidence >= t for r in answerable) / len(answerable)
-            top3 = sum(r.top3 and r.confidence >= t for r in answerable) / len(answerable)
-            cells.append(
-                f"{sum(r.first and r.confidence >= t for r in answerable)}/{len(answerable)}"
-                if name == "seed"
-                else f"{first:.4f} / {top3:.4f}"
-            )
+            first = sum(r.first and r.confidence >= t for r in answerable)
+            top3 = sum(r.top3 and r.confidence >= t for r in answerable)
+            n = len(answerable)
+            cells.append(f"{first}/{n}" if name == "seed" else f"{first / n:.4f} / {top3 / n:.4f}")
             if name == "v2.0":
                 unanswerable = [r for r in rows if not r.answerable and not r.off_topic]
                 right = sum(r.confidence < t for r in unanswerable)
