@@ -144,9 +144,10 @@ def cut_quotes(
     the articles as ``stored`` returns them (None for one gone or changed since indexing:
     never quoted stale); citations numbered by first appearance. A quote after the first
     is taken only from a candidate ``keep`` accepts. A candidate whose quote would go on
-    from one already taken (its sentence points back to the end of it) joins that quote,
-    within ``MAX_QUOTE_CHARS``, rather than being quoted alone as a fragment in a place of
-    its own."""
+    from one already taken (``quote_span`` takes in the sentence that ends it: its sentence
+    points back to that one, or continues an interview reply that quote opens) joins that
+    quote, within ``MAX_QUOTE_CHARS``, rather than being quoted alone as a fragment in a
+    place of its own."""
     quotes: list[Quote] = []
     taken: list[tuple[int, int, int]] = []
     numbers: dict[int, int] = {}
