@@ -145,7 +145,9 @@ def ask_outcome(
     gold_span: tuple[int, int] | None,
 ) -> Outcome:
     """Ask through the ``/ask`` code path (``QUOTES_ASKED`` quotes); the latency includes
-    embedding the question."""
+    embedding the question. A later quote may join the one it goes on from
+    (``answer.cut_quotes``), so the first of five quotes can hold more than the first of
+    ``/ask``'s default three."""
     began = time.perf_counter()
     answer = engine.ask(question, top_k=QUOTES_ASKED).answer
     latency = (time.perf_counter() - began) * 1000
